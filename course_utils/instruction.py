@@ -1,0 +1,145 @@
+"""Lab 1 logic: supervised instruction tuning with the loss on the response tokens only.
+
+A training text is a prompt followed by the response we want the model to learn to write::
+
+    ### Instruction:
+    Reverse the given string.
+
+    ### Input:
+    hello
+
+    ### Response:
+    olleh</s>
+
+The model should learn to *write responses*, not to *write instructions*, so every token up to and including the
+response template ``### Response:\\n`` gets the label -100, which PyTorch's cross-entropy ignores.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from transformers import PreTrainedTokenizerBase
+
+IGNORE_INDEX = -100
+RESPONSE_TEMPLATE = "### Response:\n"
+
+LabelsFn = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
+
+
+def response_template_ids(
+    tokenizer: PreTrainedTokenizerBase, template: str = RESPONSE_TEMPLATE, context: str = "\n"
+) -> list[int]:
+    """The token ids the template has *inside a training text*, which is not always what it has alone.
+
+    Alone, a tokenizer may add a beginning-of-sequence token (OPT adds ``</s>``), and a SentencePiece tokenizer
+    adds a word-start marker; in a text the template follows a newline. So we tokenize ``context + template``
+    without special tokens and drop the tokens of the context.
+    """
+    context_ids = tokenizer(context, add_special_tokens=False)["input_ids"]
+    ids = tokenizer(context + template, add_special_tokens=False)["input_ids"]
+    if ids[: len(context_ids)] != context_ids:
+        raise ValueError(
+            f"The template {template!r} merges with the {context!r} before it when tokenized, so it has no token "
+            "ids of its own; start the template on a token boundary (for example with '###')."
+        )
+    return ids[len(context_ids) :]
+
+
+def find_subsequence(sequence: Sequence[int], pattern: Sequence[int]) -> int:
+    """Index where ``pattern`` first starts in ``sequence``, or -1 when it does not occur."""
+    width = len(pattern)
+    for start in range(len(sequence) - width + 1):
+        if list(sequence[start : start + width]) == list(pattern):
+            return start
+    return -1
+
+
+def completion_only_labels(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, template_ids: Sequence[int]
+) -> torch.Tensor:
+    """Labels for a padded batch: the input ids, with -100 up to and including the template, and on padding.
+
+    A row without the template (often: truncated before the response) gets -100 everywhere, with a warning,
+    because training on it would teach the model to write instructions.
+    """
+    labels = input_ids.clone()
+    labels[attention_mask == 0] = IGNORE_INDEX
+    for row, ids in enumerate(input_ids.tolist()):
+        start = find_subsequence(ids, template_ids)
+        if start == -1:
+            warnings.warn(f"Row {row} has no response template {list(template_ids)}; it is left out of the loss.")
+            labels[row] = IGNORE_INDEX
+        else:
+            labels[row, : start + len(template_ids)] = IGNORE_INDEX
+    return labels
+
+
+@dataclass
+class CompletionOnlyCollator:
+    """Turns rows with a formatted ``text`` into a padded batch whose labels cover the response only.
+
+    ``labels_fn`` does the masking; it defaults to ours, and Lab 1 passes the learner's own.
+    """
+
+    tokenizer: PreTrainedTokenizerBase
+    labels_fn: LabelsFn = completion_only_labels
+    response_template: str = RESPONSE_TEMPLATE
+    max_length: int = 512
+    text_field: str = "text"
+    template_ids: list[int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.template_ids = response_template_ids(self.tokenizer, self.response_template)
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        # The end-of-sequence token is part of the response: it is how the model learns to stop.
+        texts = [row[self.text_field] + self.tokenizer.eos_token for row in rows]
+        batch = self.tokenizer(
+            texts,
+            padding=True,
+            padding_side="right",
+            truncation=True,
+            max_length=self.max_length,
+            return_tensors="pt",
+        )
+        labels = self.labels_fn(batch["input_ids"], batch["attention_mask"], self.template_ids)
+        return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels}
+
+
+def unpadded_labels(batch: dict[str, torch.Tensor]) -> list[list[int]]:
+    """The labels of each row without its padding, to compare with labels made one row at a time."""
+    return [labels[mask.bool()].tolist() for labels, mask in zip(batch["labels"], batch["attention_mask"], strict=True)]
+
+
+def trl_completion_labels(
+    model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], completions: Sequence[str]
+) -> list[list[int]]:
+    """The labels TRL's own ``completion_only_loss`` builds for the same prompt / completion split.
+
+    ``SFTTrainer`` tokenizes a prompt-completion dataset, appends the end-of-sequence token to each completion
+    and masks the prompt; we read the ``labels`` column it prepares (nothing is trained).
+    """
+    import tempfile
+
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from .quiet import quiet_progress
+
+    rows = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
+    with tempfile.TemporaryDirectory() as output_dir, quiet_progress():
+        config = SFTConfig(
+            output_dir=output_dir,
+            completion_only_loss=True,
+            report_to="none",
+            use_cpu=not torch.cuda.is_available(),
+            bf16=False,
+            activation_checkpointing=False,
+        )
+        trainer = SFTTrainer(model=model, args=config, train_dataset=rows, processing_class=tokenizer)
+        return [list(labels) for labels in trainer.train_dataset["labels"]]

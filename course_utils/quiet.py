@@ -1,0 +1,52 @@
+"""Keep stderr silent while a lab is graded: nbgrader scores a test cell that writes to stderr as 0 points."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+_silenced = False
+
+
+def progress_bars_enabled() -> bool:
+    """False once `silence_libraries` ran; our own progress bars ask this before they draw."""
+    return not _silenced
+
+
+def silence_libraries() -> None:
+    """Switch off warnings, library logging below ERROR and every progress bar, for this process and its children."""
+    global _silenced
+    _silenced = True
+    # Child processes (dataloader workers, a notebook's subprocesses) read these when tqdm is first imported.
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    warnings.filterwarnings("ignore")
+    logging.getLogger().setLevel(logging.ERROR)
+
+    import datasets
+    import huggingface_hub
+    import transformers
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    datasets.logging.set_verbosity_error()
+    datasets.disable_progress_bars()
+    huggingface_hub.utils.disable_progress_bars()
+
+
+@contextmanager
+def quiet_progress() -> Iterator[None]:
+    """Hide the progress bars of ``datasets`` for a block (dataset preparation we do behind the scenes)."""
+    import datasets
+
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()

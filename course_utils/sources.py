@@ -1,0 +1,48 @@
+"""Where each model or dataset a lab needs comes from, by role.
+
+A role (e.g. "the SFT base model") names a Hub repository for the ``full`` profile and a packaged asset for the
+``tiny`` and ``grade`` profiles. Both are loaded by the very same ``from_pretrained`` / ``load_dataset`` calls:
+a Hub id and a local directory laid out like a Hub repository are interchangeable there.
+
+Set ``COURSE_HUB_MIRROR`` to a directory holding ``<owner>/<name>/`` copies of the Hub repositories to run the
+``full`` profile without Hub access (a cluster with a shared mirror; our tests).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .assets import asset_path
+from .profiles import Profile
+
+
+@dataclass(frozen=True)
+class Role:
+    """A model or dataset by purpose: its Hub repository and its packaged tiny stand-in."""
+
+    hub_id: str
+    tiny_asset: tuple[str, ...]
+
+
+ROLES: dict[str, Role] = {
+    "sft_model": Role(hub_id="facebook/opt-350m", tiny_asset=("models", "opt-tiny")),
+    "code_alpaca": Role(hub_id="sahil2801/CodeAlpaca-20k", tiny_asset=("datasets", "code_alpaca")),
+}
+
+
+def resolve(role: str, profile: Profile) -> str:
+    """The Hub id or local directory to load ``role`` from in ``profile``."""
+    if role not in ROLES:
+        raise KeyError(f"Unknown role {role!r}; known roles: {', '.join(sorted(ROLES))}.")
+    entry = ROLES[role]
+    if not profile.is_full:
+        return str(asset_path(*entry.tiny_asset))
+    mirror = os.environ.get("COURSE_HUB_MIRROR")
+    if mirror:
+        local = Path(mirror) / entry.hub_id
+        if not local.is_dir():
+            raise FileNotFoundError(f"COURSE_HUB_MIRROR is set but {local} does not exist (needed for {role!r}).")
+        return str(local)
+    return entry.hub_id

@@ -1,0 +1,32 @@
+"""Trainer settings every lab shares, so that a lab's notebook shows only the hyperparameters that teach something."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .profiles import Profile
+
+
+def trainer_kwargs(profile: Profile) -> dict[str, Any]:
+    """Keyword arguments for any TRL config (``SFTConfig``, ``RewardConfig``, ``DPOConfig``) in this profile.
+
+    - Precision: bf16 where the GPU has it, fp16 mixed precision on a T4 (no bf16), float32 on a CPU.
+    - No activation checkpointing: our models are small enough, and it slows a CPU down.
+    - No checkpoints written, no experiment trackers, and no progress bars while grading.
+    """
+    on_gpu = profile.device == "cuda"
+    bf16 = on_gpu and torch.cuda.is_bf16_supported()
+    return {
+        "bf16": bf16,
+        "fp16": on_gpu and not bf16,
+        "use_cpu": not on_gpu,
+        "activation_checkpointing": False,
+        "report_to": "none",
+        "save_strategy": "no",
+        "seed": profile.seed,
+        "disable_tqdm": profile.quiet,
+        "log_level": "error" if profile.quiet else "passive",
+        "dataloader_pin_memory": on_gpu,
+    }

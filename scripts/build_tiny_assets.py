@@ -1,0 +1,146 @@
+"""Build the tiny assets shipped in `course_utils/assets`: sample data, a tokenizer and small pretrained models.
+
+Deterministic on a CPU (one thread, fixed seeds): running it again rewrites the same files. Run it after changing
+the sample data or the model recipes, then commit what it wrote::
+
+    python scripts/build_tiny_assets.py
+
+What it builds:
+- ``datasets/code_alpaca/``: our synthetic CodeAlpaca sample (see ``make_code_alpaca_sample.py``).
+- ``models/opt-tiny/``: an OPT-style causal LM with a byte-level BPE tokenizer that, like OPT's, starts every text
+  with ``</s>``. It is pretrained briefly on *plain* text from the training split (instructions and answers as
+  separate documents, never in the prompt template, never a held-out row), so it writes code-like text but has not
+  learned to follow instructions: that is Lab 1's job.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import OPTConfig, OPTForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from make_code_alpaca_sample import main as write_code_alpaca_sample  # noqa: E402
+
+ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
+SEED = 0
+VOCAB_SIZE = 2048
+
+CONTEXT_LENGTH = 256
+
+
+def train_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer (GPT-2 / OPT style) that prepends ``</s>`` to every text, as OPT's does."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=VOCAB_SIZE,
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(texts, trainer)
+    bos = bpe.token_to_id("</s>")
+    bpe.post_processor = processors.TemplateProcessing(
+        single="</s> $A", pair="</s> $A </s> $B", special_tokens=[("</s>", bos)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, bos_token="</s>", eos_token="</s>", pad_token="<pad>", unk_token="<unk>"
+    )
+
+
+def token_stream(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str]) -> torch.Tensor:
+    """All documents as one stream of token ids, each starting with ``</s>`` and ending with it."""
+    ids: list[int] = []
+    for document in documents:
+        ids.extend(tokenizer(document)["input_ids"] + [tokenizer.eos_token_id])
+    return torch.tensor(ids)
+
+
+def pretrain(
+    model: PreTrainedModel, stream: torch.Tensor, steps: int, batch_size: int = 16, window: int = 128, lr: float = 3e-3
+) -> list[float]:
+    """Next-token prediction on random windows of the stream; returns the loss of every step."""
+    generator = torch.Generator().manual_seed(SEED)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        starts = torch.randint(0, len(stream) - window, (batch_size,), generator=generator)
+        batch = torch.stack([stream[start : start + window] for start in starts])
+        loss = model(input_ids=batch, labels=batch).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+def plain_documents(rows: Sequence[dict[str, str]]) -> list[str]:
+    """Instructions, inputs and answers as separate plain documents: language, not instruction following."""
+    documents = []
+    for row in rows:
+        documents.append(row["instruction"])
+        documents.extend(text for text in (row["input"], row["output"]) if text)
+    return documents
+
+
+def training_rows() -> list[dict[str, str]]:
+    """The rows of the fixed training split, made exactly as `course_utils.loaders.load_code_alpaca` makes it."""
+    from course_utils.loaders import load_code_alpaca
+    from course_utils.profiles import Profile
+
+    return list(load_code_alpaca(Profile("tiny", "cpu"))["train"])
+
+
+def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str], steps: int = 600) -> None:
+    """Pretrain and save the OPT-style tiny model with its tokenizer."""
+    torch.manual_seed(SEED)
+    config = OPTConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        num_hidden_layers=2,
+        ffn_dim=512,
+        num_attention_heads=4,
+        max_position_embeddings=CONTEXT_LENGTH,
+        word_embed_proj_dim=128,
+        do_layer_norm_before=True,
+        dropout=0.0,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    model = OPTForCausalLM(config)
+    losses = pretrain(model, token_stream(tokenizer, documents), steps=steps)
+    print(f"opt-tiny: {model.num_parameters():,} parameters, pretraining loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    target = ASSETS / "models" / "opt-tiny"
+    model.save_pretrained(target)
+    tokenizer.model_max_length = CONTEXT_LENGTH
+    tokenizer.save_pretrained(target)
+
+
+def main() -> None:
+    torch.set_num_threads(1)  # one thread: the same floating-point sums, hence the same weights, on every run
+    random.seed(SEED)
+    write_code_alpaca_sample()
+    rows = training_rows()
+    documents = plain_documents(rows)
+    tokenizer = train_tokenizer(documents)
+    build_opt_tiny(tokenizer, documents)
+    sizes = {str(p.relative_to(ASSETS)): p.stat().st_size for p in sorted(ASSETS.rglob("*")) if p.is_file()}
+    print(json.dumps(sizes, indent=1))
+    print(f"total {sum(sizes.values()) / 1e6:.2f} MB in {ASSETS}")
+
+
+if __name__ == "__main__":
+    main()
