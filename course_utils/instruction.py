@@ -72,7 +72,8 @@ def completion_only_labels(
     for row, ids in enumerate(input_ids.tolist()):
         start = find_subsequence(ids, template_ids)
         if start == -1:
-            warnings.warn(f"Row {row} has no response template {list(template_ids)}; it is left out of the loss.")
+            message = f"Row {row} has no response template {list(template_ids)}; it is left out of the loss."
+            warnings.warn(message, stacklevel=2)
             labels[row] = IGNORE_INDEX
         else:
             labels[row, : start + len(template_ids)] = IGNORE_INDEX

@@ -1,0 +1,59 @@
+"""Run notebooks the way a learner or the grader would: in a fresh kernel, in a chosen folder and environment."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+
+@contextmanager
+def environment(variables: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for a block (kernels started inside it inherit them)."""
+    saved = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def execute_notebook(
+    source: Path, destination: Path, env: Mapping[str, str] | None = None, timeout: int = 600
+) -> float:
+    """Execute ``source`` in a fresh Python kernel and save it with its outputs to ``destination``.
+
+    The kernel's working directory is the destination's folder, so what the notebook writes lands beside it.
+    Returns the wall time in seconds; a failing cell raises ``nbclient.exceptions.CellExecutionError``.
+    """
+    notebook = nbformat.read(source, as_version=4)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(
+        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(destination.parent)}}
+    )
+    start = time.perf_counter()
+    try:
+        with environment(env or {}):
+            client.execute()
+    finally:
+        nbformat.write(notebook, destination)
+    return time.perf_counter() - start
+
+
+def stderr_outputs(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Text written to stderr, by cell id: what would make nbgrader score a correct test cell 0."""
+    found = {}
+    for cell in notebook.cells:
+        text = "".join(output.get("text", "") for output in cell.get("outputs", []) if output.get("name") == "stderr")
+        if text:
+            found[cell.get("id", "?")] = text
+    return found
