@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
 
@@ -37,15 +39,19 @@ def execute_notebook(
     """
     notebook = nbformat.read(source, as_version=4)
     destination.parent.mkdir(parents=True, exist_ok=True)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(destination.parent)}}
-    )
     start = time.perf_counter()
-    try:
-        with environment(env or {}):
+    # A local socket (not TCP) to talk to the kernel, in a private folder that disappears afterwards.
+    with tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets, environment(env or {}):
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(
+            notebook, km=kernel, timeout=timeout, resources={"metadata": {"path": str(destination.parent)}}
+        )
+        try:
             client.execute()
-    finally:
-        nbformat.write(notebook, destination)
+        finally:
+            nbformat.write(notebook, destination)
+            if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
+                kernel.shutdown_kernel(now=True)
     return time.perf_counter() - start
 
 

@@ -1,0 +1,144 @@
+import pytest
+import torch
+
+from course_utils import profiles
+from course_utils.profiles import PROFILES, Profile, detect_profile, hub_reachable, setup
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    """No profile variables, no GPU; tests switch on what they need."""
+    monkeypatch.delenv("COURSE_PROFILE", raising=False)
+    monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    return monkeypatch
+
+
+def _fail_if_called(*args, **kwargs):
+    raise AssertionError("hub_reachable must not be consulted here")
+
+
+# --- Profile ---------------------------------------------------------------------------------------------------
+
+
+def test_profiles_are_full_tiny_grade():
+    assert PROFILES == ("full", "tiny", "grade")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("full", "F"), ("tiny", "T"), ("grade", "G")],
+)
+def test_pick_returns_the_value_of_the_profile(name, expected):
+    assert Profile(name, "cpu").pick(full="F", tiny="T", grade="G") == expected
+
+
+def test_pick_grade_falls_back_to_tiny_when_grade_not_given():
+    assert Profile("grade", "cpu").pick(full=500, tiny=100) == 100
+
+
+def test_pick_grade_zero_is_not_treated_as_missing():
+    # `grade=0` is a real value (e.g. zero warm-up steps), only `None` means "not given".
+    assert Profile("grade", "cpu").pick(full=500, tiny=100, grade=0) == 0
+
+
+def test_profile_flags():
+    assert [Profile(n, "cpu").is_full for n in PROFILES] == [True, False, False]
+    assert [Profile(n, "cpu").quiet for n in PROFILES] == [False, False, True]
+    assert Profile("tiny", "cpu").seed == 0
+
+
+# --- hub_reachable ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1", "true", "YES", "On"])
+def test_hub_reachable_is_false_offline_without_touching_the_network(monkeypatch, value):
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("hub_reachable opened a connection in offline mode")
+
+    monkeypatch.setattr(profiles.socket, "create_connection", no_network)
+    assert hub_reachable() is False
+
+
+# --- detect_profile --------------------------------------------------------------------------------------------
+
+
+def test_detect_profile_course_profile_beats_nbgrader_and_gpu(clean_env):
+    clean_env.setenv("COURSE_PROFILE", "tiny")
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    clean_env.setattr(torch.cuda, "is_available", lambda: True)
+    clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
+    assert detect_profile() == "tiny"
+
+
+def test_detect_profile_course_profile_is_case_and_space_insensitive(clean_env):
+    clean_env.setenv("COURSE_PROFILE", "  Full ")
+    assert detect_profile() == "full"
+
+
+def test_detect_profile_invalid_course_profile_raises_naming_the_choices(clean_env):
+    clean_env.setenv("COURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="'huge'") as info:
+        detect_profile()
+    assert "full, tiny, grade" in str(info.value)
+
+
+def test_detect_profile_nbgrader_beats_gpu(clean_env):
+    clean_env.setenv("NBGRADER_EXECUTION", "autograde")
+    clean_env.setattr(torch.cuda, "is_available", lambda: True)
+    clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
+    assert detect_profile() == "grade"
+
+
+def test_detect_profile_full_with_gpu_and_hub(clean_env):
+    clean_env.setattr(torch.cuda, "is_available", lambda: True)
+    clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
+    assert detect_profile() == "full"
+
+
+def test_detect_profile_tiny_with_gpu_but_no_hub(clean_env):
+    clean_env.setattr(torch.cuda, "is_available", lambda: True)
+    clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: False)
+    assert detect_profile() == "tiny"
+
+
+def test_detect_profile_tiny_without_gpu_does_not_probe_the_hub(clean_env):
+    clean_env.setattr(profiles, "hub_reachable", _fail_if_called)
+    assert detect_profile() == "tiny"
+
+
+# --- setup -----------------------------------------------------------------------------------------------------
+
+
+def test_setup_returns_a_cpu_profile_and_prints_one_line(clean_env, capsys):
+    chosen = setup(profile="tiny", seed=3)
+    assert chosen == Profile("tiny", "cpu", 3)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("\n")
+    assert "profile tiny" in out
+    assert "device cpu" in out
+
+
+def test_setup_uses_course_profile_when_no_profile_given(clean_env, capsys):
+    clean_env.setenv("COURSE_PROFILE", "full")
+    assert setup().name == "full"
+    assert "profile full" in capsys.readouterr().out
+
+
+def test_setup_seeds_torch(clean_env, capsys):
+    setup(profile="tiny", seed=7)
+    first = torch.rand(5)
+    setup(profile="tiny", seed=7)
+    second = torch.rand(5)
+    setup(profile="tiny", seed=8)
+    other = torch.rand(5)
+    assert torch.equal(first, second)
+    assert not torch.equal(first, other)
+
+
+def test_setup_rejects_an_unknown_profile(clean_env, capsys):
+    with pytest.raises(ValueError, match="'bogus'"):
+        setup(profile="bogus")
+    assert capsys.readouterr().out == ""

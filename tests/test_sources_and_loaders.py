@@ -1,0 +1,159 @@
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+from course_utils.assets import asset_path
+from course_utils.loaders import load_code_alpaca, load_sft_model
+from course_utils.profiles import Profile
+from course_utils.sources import ROLES, resolve
+
+FULL = Profile("full", "cpu")
+COLUMNS = ["instruction", "input", "output"]
+
+
+@pytest.fixture
+def no_mirror(monkeypatch):
+    monkeypatch.delenv("COURSE_HUB_MIRROR", raising=False)
+
+
+# --- assets ----------------------------------------------------------------------------------------------------
+
+
+def test_asset_path_points_inside_the_package():
+    path = asset_path("models", "opt-tiny")
+    assert path.is_dir()
+    assert path.parts[-3:] == ("assets", "models", "opt-tiny")
+    assert (path / "config.json").is_file()
+
+
+def test_asset_path_missing_raises_with_the_rebuild_hint():
+    with pytest.raises(FileNotFoundError, match="build_tiny_assets.py"):
+        asset_path("models", "does-not-exist")
+
+
+# --- resolve ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["tiny", "grade"])
+def test_resolve_gives_packaged_assets_for_tiny_and_grade(name, no_mirror):
+    profile = Profile(name, "cpu")
+    assert resolve("sft_model", profile) == str(asset_path("models", "opt-tiny"))
+    assert resolve("code_alpaca", profile) == str(asset_path("datasets", "code_alpaca"))
+
+
+def test_resolve_tiny_ignores_the_mirror(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(tmp_path))
+    assert resolve("sft_model", Profile("tiny", "cpu")) == str(asset_path("models", "opt-tiny"))
+
+
+def test_resolve_full_without_mirror_gives_hub_ids(no_mirror):
+    assert resolve("sft_model", FULL) == "facebook/opt-350m"
+    assert resolve("code_alpaca", FULL) == "sahil2801/CodeAlpaca-20k"
+
+
+def test_resolve_full_with_mirror_gives_owner_name_directory(monkeypatch, tmp_path):
+    (tmp_path / "facebook" / "opt-350m").mkdir(parents=True)
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(tmp_path))
+    assert resolve("sft_model", FULL) == str(tmp_path / "facebook" / "opt-350m")
+
+
+def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="code_alpaca"):
+        resolve("code_alpaca", FULL)
+
+
+@pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
+def test_resolve_unknown_role_raises_key_error(profile):
+    with pytest.raises(KeyError, match="code_alpaca, sft_model"):
+        resolve("reward_model", profile)
+
+
+def test_roles_hub_ids():
+    assert {name: role.hub_id for name, role in ROLES.items()} == {
+        "sft_model": "facebook/opt-350m",
+        "code_alpaca": "sahil2801/CodeAlpaca-20k",
+    }
+
+
+# --- full profile end to end through a local mirror ------------------------------------------------------------
+
+MIRROR_ROWS = [
+    {"instruction": f"Task number {i}.", "input": "" if i % 2 else f"x = {i}", "output": f"result {i}"}
+    for i in range(10)
+]
+
+
+@pytest.fixture(scope="module")
+def hub_mirror(tmp_path_factory) -> Path:
+    """A directory laid out like the Hub repositories of the full profile (no network needed)."""
+    mirror = tmp_path_factory.mktemp("hub_mirror")
+    shutil.copytree(asset_path("models", "opt-tiny"), mirror / "facebook" / "opt-350m")
+    dataset_dir = mirror / "sahil2801" / "CodeAlpaca-20k"
+    dataset_dir.mkdir(parents=True)
+    # The real repository holds one JSON array, not JSON lines.
+    (dataset_dir / "code_alpaca_20k.json").write_text(json.dumps(MIRROR_ROWS, indent=2))
+    return mirror
+
+
+def test_full_profile_loads_the_model_from_the_mirror(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    model, tokenizer = load_sft_model(FULL)
+    expected = str(hub_mirror / "facebook" / "opt-350m")
+    assert model.config._name_or_path == expected
+    assert tokenizer.name_or_path == expected
+    assert model.config.model_type == "opt"
+    assert model.dtype == torch.float32
+    assert next(model.parameters()).device == torch.device("cpu")
+    assert tokenizer.pad_token == "<pad>"
+
+
+def test_full_profile_loads_code_alpaca_from_the_mirror(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    splits = load_code_alpaca(FULL)
+    assert sorted(splits) == ["test", "train"]
+    # 10 rows, test_size 0.2 -> 2 test rows, 8 train rows.
+    assert (splits["train"].num_rows, splits["test"].num_rows) == (8, 2)
+    assert splits["train"].column_names == COLUMNS
+    assert splits["test"].column_names == COLUMNS
+    loaded = sorted(list(splits["train"]) + list(splits["test"]), key=lambda row: row["instruction"])
+    assert loaded == sorted(MIRROR_ROWS, key=lambda row: row["instruction"])
+
+
+# --- tiny profile ----------------------------------------------------------------------------------------------
+
+
+def test_tiny_model_is_the_packaged_one(tiny_model_and_tokenizer):
+    model, tokenizer = tiny_model_and_tokenizer
+    assert model.config._name_or_path == str(asset_path("models", "opt-tiny"))
+    assert tokenizer.name_or_path == str(asset_path("models", "opt-tiny"))
+    assert model.dtype == torch.float32
+    assert (tokenizer.pad_token_id, tokenizer.eos_token_id) == (1, 2)
+
+
+@pytest.fixture(scope="module")
+def tiny_splits():
+    return load_code_alpaca(Profile("tiny", "cpu"))
+
+
+def test_tiny_code_alpaca_split_sizes_and_columns(tiny_splits):
+    # 400 packaged rows, 20% held out.
+    assert (tiny_splits["train"].num_rows, tiny_splits["test"].num_rows) == (320, 80)
+    assert tiny_splits["train"].column_names == COLUMNS
+
+
+def test_tiny_code_alpaca_split_is_the_same_on_every_call(tiny_splits):
+    again = load_code_alpaca(Profile("grade", "cpu"))
+    assert list(again["train"]["instruction"]) == list(tiny_splits["train"]["instruction"])
+    assert list(again["test"]["instruction"]) == list(tiny_splits["test"]["instruction"])
+    assert list(again["test"]["input"]) == list(tiny_splits["test"]["input"])
+
+
+def test_tiny_code_alpaca_train_and_test_are_disjoint(tiny_splits):
+    train = set(zip(tiny_splits["train"]["instruction"], tiny_splits["train"]["input"], strict=True))
+    test = set(zip(tiny_splits["test"]["instruction"], tiny_splits["test"]["input"], strict=True))
+    assert len(train) == 320 and len(test) == 80
+    assert train.isdisjoint(test)
