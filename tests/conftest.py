@@ -6,9 +6,14 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
 from course_utils.loaders import load_sft_model  # noqa: E402
 from course_utils.profiles import Profile  # noqa: E402
+
+# The tiny model's matrices are too small to gain from intra-op threads; on a busy 2-core machine the threads
+# contend and a forward pass takes ~100x longer (0.15 s instead of 1.5 ms).
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")

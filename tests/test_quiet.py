@@ -18,7 +18,9 @@ def restore_global_state(monkeypatch):
     """Undo everything `silence_libraries` changes, so that the rest of the suite is not silenced."""
     monkeypatch.setattr(quiet, "_silenced", False)
     for name in QUIET_ENV:
-        monkeypatch.delenv(name, raising=False)
+        # delenv alone records nothing for an unset variable; setenv first makes monkeypatch restore "unset".
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
     filters = warnings.filters[:]
     root_level = logging.getLogger().level
     transformers_verbosity = transformers.logging.get_verbosity()

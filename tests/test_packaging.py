@@ -1,0 +1,71 @@
+"""The repository's own promises: clean notebooks, a conda file in step with pyproject, small packaged assets."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from course_utils.assets import asset_path
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "solutions").rglob("*.ipynb")) + sorted((ROOT / "labs").rglob("*.ipynb"))
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def requirement_name(requirement: str) -> str:
+    return re.split(r"[<>=!~\[ ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_committed_notebooks_have_no_outputs(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [], f"{path.name}: cell {cell.id} has outputs; clear them before committing."
+            assert cell.execution_count is None, f"{path.name}: cell {cell.id} has an execution count."
+
+
+def test_environment_yml_lists_exactly_the_pip_dependencies() -> None:
+    environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(item["pip"] for item in environment["dependencies"] if isinstance(item, dict))
+    conda = {line for line in pip_section if not line.startswith("-e")}
+    project = PYPROJECT["project"]
+    extras = project["optional-dependencies"]
+    wanted = set(project["dependencies"]) | set(extras["instructor"])
+    wanted |= {req for req in extras["dev"] if not req.startswith(project["name"])}
+    assert conda == wanted, f"only in environment.yml: {conda - wanted}; only in pyproject: {wanted - conda}"
+    python = next(item for item in environment["dependencies"] if isinstance(item, str) and item.startswith("python"))
+    assert python.startswith("python>=" + project["requires-python"].removeprefix(">="))
+
+
+def test_torch_and_numpy_are_not_pinned_exactly() -> None:
+    for requirement in PYPROJECT["project"]["dependencies"]:
+        if requirement_name(requirement) in {"torch", "numpy"}:
+            assert "==" not in requirement, requirement
+
+
+def test_packaged_assets_stay_under_10_mb() -> None:
+    total = sum(path.stat().st_size for path in asset_path().rglob("*") if path.is_file())
+    assert 0 < total < 10 * 1024 * 1024, f"{total / 1e6:.1f} MB of packaged assets"
+
+
+def test_the_repository_url_is_the_same_everywhere() -> None:
+    """The URL lives in pyproject.toml; each notebook's Colab badge and install cell must use it."""
+    url = PYPROJECT["project"]["urls"]["Repository"]
+    slug = url.removeprefix("https://github.com/")
+    for path in NOTEBOOKS:
+        text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
+        assert f'REPO = "{url}"' in text, f"{path.name}: the install cell should set REPO = {url!r}"
+        badges = re.findall(r"colab\.research\.google\.com/github/([^/]+/[^/]+)/", text)
+        assert badges and set(badges) == {slug}, f"{path.name}: Colab badge points to {badges}"
+        relative = path.relative_to(ROOT).as_posix().replace("solutions/", "labs/")
+        assert f"/blob/main/{relative}" in text, f"{path.name}: the badge should open {relative}"
+
+
+def test_ci_runs_make_test() -> None:
+    assert "make test" in (ROOT / ".ci" / "run").read_text()

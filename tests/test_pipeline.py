@@ -1,0 +1,130 @@
+"""The instructor pipeline end to end: release is fresh and leak-free, solutions run, nbgrader grades them right."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.notebooks import execute_notebook, stderr_outputs
+from course_utils.release import autograde, available_labs, release
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = available_labs(ROOT)
+SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def solution_path(lab: str) -> Path:
+    return ROOT / "solutions" / lab / f"{lab}.ipynb"
+
+
+def release_path(lab: str) -> Path:
+    return ROOT / "labs" / lab / f"{lab}.ipynb"
+
+
+def test_there_is_a_lab_and_each_has_a_release() -> None:
+    assert "lab1_instruction_tuning" in LABS
+    for lab in LABS:
+        assert release_path(lab).exists(), f"labs/{lab} is missing: run `make release`."
+
+
+@pytest.fixture(scope="module")
+def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """labs/ regenerated from solutions/ in a scratch copy of the course."""
+    course = tmp_path_factory.mktemp("course")
+    shutil.copy(ROOT / "nbgrader_config.py", course)
+    shutil.copytree(ROOT / "solutions", course / "solutions")
+    release(course)
+    return course
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_release_is_what_nbgrader_generates(lab: str, fresh_release: Path) -> None:
+    generated = nbformat.read(fresh_release / "labs" / lab / f"{lab}.ipynb", as_version=4)
+    committed = nbformat.read(release_path(lab), as_version=4)
+    assert committed == generated, f"labs/{lab} is stale: run `make release` and commit the result."
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_release_leaks_no_solution_and_no_hidden_test(lab: str) -> None:
+    text = release_path(lab).read_text()
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in text, f"labs/{lab} contains {marker!r}"
+    source = "\n".join(cell.source for cell in nbformat.read(solution_path(lab), as_version=4).cells)
+    released = {
+        line.strip()
+        for cell in nbformat.read(release_path(lab), as_version=4).cells
+        for line in cell.source.splitlines()
+    }
+    secret_blocks = SOLUTION_BLOCK.findall(source) + HIDDEN_BLOCK.findall(source)
+    public = {line.strip() for line in SOLUTION_BLOCK.sub("", HIDDEN_BLOCK.sub("", source)).splitlines()}
+    secret = {line.strip() for block in secret_blocks for line in block.splitlines()} - public - {""}
+    assert secret, "the solution notebook should have solution code and hidden tests"
+    leaked = sorted(secret & released)
+    assert not leaked, f"labs/{lab} leaks: {leaked[:3]}"
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_answer_cell_of_the_release_is_a_stub(lab: str) -> None:
+    notebook = nbformat.read(release_path(lab), as_version=4)
+    answers = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    assert answers, "no answer cells"
+    for cell in answers:
+        assert "raise NotImplementedError()" in cell.source, f"answer cell {cell.metadata.nbgrader.grade_id}"
+
+
+@pytest.fixture(scope="module")
+def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
+    """Every lab's solution executed once in the tiny profile, with the result it reported."""
+    runs = {}
+    for lab in LABS:
+        folder = tmp_path_factory.mktemp(lab)
+        env = {"COURSE_PROFILE": "tiny", "COURSE_REPORT_DIR": str(folder)}
+        execute_notebook(solution_path(lab), folder / f"{lab}.ipynb", env=env)  # raises on a failing cell
+        record = json.loads((folder / f"{lab}.json").read_text())
+        runs[lab] = (nbformat.read(folder / f"{lab}.ipynb", as_version=4), record)
+    return runs
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_solution_runs_cleanly_in_the_tiny_profile(lab: str, executed: dict) -> None:
+    notebook, record = executed[lab]
+    graded = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    assert stderr_outputs(nbformat.from_dict({"cells": graded})) == {}, "a test cell wrote to stderr"
+    assert record["after"] > record["before"], record
+
+
+def test_lab1_meets_its_learning_targets(executed: dict) -> None:
+    """Issue 3's acceptance: completion loss falls by at least half, BLEU improves on held-out rows."""
+    notebook, record = executed["lab1_instruction_tuning"]
+    printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    first, last = map(float, re.search(r"Training loss (\d+\.\d+) -> (\d+\.\d+)", printed).groups())
+    assert last <= first / 2, (first, last)
+    assert record["metric"] == "held-out BLEU"
+    assert record["after"] > record["before"] + 10, record
+
+
+def test_autograde_gives_the_solution_full_marks_and_the_release_zero(tmp_path: Path) -> None:
+    submissions = {
+        "solver": {lab: solution_path(lab) for lab in LABS},
+        "untouched": {lab: release_path(lab) for lab in LABS},
+    }
+    grades = autograde(ROOT, submissions, tmp_path / "course")
+    solver = [g for g in grades if g.student == "solver"]
+    untouched = [g for g in grades if g.student == "untouched"]
+    assert solver and len(solver) == len(untouched)
+    assert all(g.score == g.max_score > 0 for g in solver), [g for g in solver if g.score != g.max_score]
+    assert all(g.score == 0 for g in untouched), [g for g in untouched if g.score]
+    assert {g.cell for g in solver if g.lab == "lab1_instruction_tuning"} == {
+        "test_format_prompt",
+        "test_completion_only_labels",
+        "test_matches_trl",
+        "test_trainer",
+        "test_extract_response",
+        "test_load_tuned_model",
+    }
