@@ -5,15 +5,24 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
+import logging  # noqa: E402
+import warnings  # noqa: E402
+
+import datasets  # noqa: E402
+import huggingface_hub  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+import transformers  # noqa: E402
 
+from course_utils import quiet  # noqa: E402
 from course_utils.loaders import load_sft_model  # noqa: E402
 from course_utils.profiles import Profile  # noqa: E402
 
 # The tiny model's matrices are too small to gain from intra-op threads; on a busy 2-core machine the threads
 # contend and a forward pass takes ~100x longer (0.15 s instead of 1.5 ms).
 torch.set_num_threads(1)
+
+QUIET_ENV = ("TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS")
 
 
 @pytest.fixture(scope="session")
@@ -35,3 +44,32 @@ def tiny_model(tiny_model_and_tokenizer):
 @pytest.fixture(scope="session")
 def tiny_tokenizer(tiny_model_and_tokenizer):
     return tiny_model_and_tokenizer[1]
+
+
+@pytest.fixture
+def restore_quiet_state(monkeypatch):
+    """Undo everything `quiet.silence_libraries` changes (a grade-profile `setup` calls it), after the test."""
+    monkeypatch.setattr(quiet, "_silenced", False)
+    for name in QUIET_ENV:
+        # delenv alone records nothing for an unset variable; setenv first makes monkeypatch restore "unset".
+        monkeypatch.setenv(name, "placeholder")
+        monkeypatch.delenv(name)
+    filters = warnings.filters[:]
+    root_level = logging.getLogger().level
+    transformers_verbosity = transformers.logging.get_verbosity()
+    transformers_bars = transformers.utils.logging.is_progress_bar_enabled()
+    datasets_verbosity = datasets.logging.get_verbosity()
+    datasets_bars = datasets.is_progress_bar_enabled()
+    hub_bars = not huggingface_hub.utils.are_progress_bars_disabled()
+    yield
+    warnings.filters[:] = filters
+    warnings._filters_mutated()
+    logging.getLogger().setLevel(root_level)
+    transformers.logging.set_verbosity(transformers_verbosity)
+    if transformers_bars:
+        transformers.logging.enable_progress_bar()
+    datasets.logging.set_verbosity(datasets_verbosity)
+    if datasets_bars:
+        datasets.enable_progress_bars()
+    if hub_bars:
+        huggingface_hub.utils.enable_progress_bars()

@@ -3,6 +3,7 @@ import torch
 
 from course_utils import profiles
 from course_utils.profiles import PROFILES, Profile, detect_profile, hub_reachable, setup
+from course_utils.quiet import progress_bars_enabled
 
 
 @pytest.fixture
@@ -142,3 +143,16 @@ def test_setup_rejects_an_unknown_profile(clean_env, capsys):
     with pytest.raises(ValueError, match="'bogus'"):
         setup(profile="bogus")
     assert capsys.readouterr().out == ""
+
+
+def test_setup_grade_silences_libraries(clean_env, capsys, restore_quiet_state):
+    assert progress_bars_enabled() is True
+    chosen = setup(profile="grade")
+    assert chosen.quiet is True
+    assert progress_bars_enabled() is False
+    assert "profile grade" in capsys.readouterr().out
+
+
+def test_setup_tiny_does_not_silence(clean_env, capsys, restore_quiet_state):
+    setup(profile="tiny")
+    assert progress_bars_enabled() is True

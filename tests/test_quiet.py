@@ -1,45 +1,12 @@
-import logging
+import os
 import sys
 import warnings
 
 import datasets
 import huggingface_hub
-import pytest
 import transformers
 
-from course_utils import quiet
 from course_utils.quiet import progress_bars_enabled, quiet_progress, silence_libraries
-
-QUIET_ENV = ("TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS")
-
-
-@pytest.fixture
-def restore_global_state(monkeypatch):
-    """Undo everything `silence_libraries` changes, so that the rest of the suite is not silenced."""
-    monkeypatch.setattr(quiet, "_silenced", False)
-    for name in QUIET_ENV:
-        # delenv alone records nothing for an unset variable; setenv first makes monkeypatch restore "unset".
-        monkeypatch.setenv(name, "placeholder")
-        monkeypatch.delenv(name)
-    filters = warnings.filters[:]
-    root_level = logging.getLogger().level
-    transformers_verbosity = transformers.logging.get_verbosity()
-    transformers_bars = transformers.utils.logging.is_progress_bar_enabled()
-    datasets_verbosity = datasets.logging.get_verbosity()
-    datasets_bars = datasets.is_progress_bar_enabled()
-    hub_bars = not huggingface_hub.utils.are_progress_bars_disabled()
-    yield
-    warnings.filters[:] = filters
-    warnings._filters_mutated()
-    logging.getLogger().setLevel(root_level)
-    transformers.logging.set_verbosity(transformers_verbosity)
-    if transformers_bars:
-        transformers.logging.enable_progress_bar()
-    datasets.logging.set_verbosity(datasets_verbosity)
-    if datasets_bars:
-        datasets.enable_progress_bars()
-    if hub_bars:
-        huggingface_hub.utils.enable_progress_bars()
 
 
 def _write_warnings_to_stderr(message, category, filename, lineno, file=None, line=None):
@@ -52,16 +19,15 @@ def _emit_warning_and_log(text):
     transformers.logging.get_logger("transformers.modeling_utils").warning(f"transformers warning {text}")
 
 
-def test_progress_bars_enabled_before_silencing(restore_global_state):
+def test_progress_bars_enabled_before_silencing(restore_quiet_state):
     assert progress_bars_enabled() is True
 
 
-def test_silence_libraries_disables_progress_bars_and_sets_env(restore_global_state):
-    import os
-
+def test_silence_libraries_disables_progress_bars_and_sets_env(restore_quiet_state):
     silence_libraries()
     assert progress_bars_enabled() is False
-    assert {name: os.environ[name] for name in QUIET_ENV} == {
+    names = ("TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS")
+    assert {name: os.environ.get(name) for name in names} == {
         "TQDM_DISABLE": "1",
         "TRANSFORMERS_VERBOSITY": "error",
         "HF_HUB_DISABLE_PROGRESS_BARS": "1",
@@ -71,7 +37,7 @@ def test_silence_libraries_disables_progress_bars_and_sets_env(restore_global_st
     assert huggingface_hub.utils.are_progress_bars_disabled() is True
 
 
-def test_silence_libraries_leaves_stderr_empty(restore_global_state, monkeypatch, capfd):
+def test_silence_libraries_leaves_stderr_empty(restore_quiet_state, monkeypatch, capfd):
     monkeypatch.setattr(warnings, "showwarning", _write_warnings_to_stderr)
     transformers.logging.set_verbosity_warning()
     # The transformers handler holds the stderr of the time it was made; point it at the captured one.

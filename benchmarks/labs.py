@@ -1,0 +1,57 @@
+"""Wall time and peak memory of every lab's solution in the tiny profile.
+
+    python benchmarks/labs.py            # all labs
+    python benchmarks/labs.py lab1_instruction_tuning
+
+Each lab runs in a fresh kernel started by a fresh Python process, so the peak resident memory printed is that of
+the kernel alone (the largest child the process waited for).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+MEASURE = """
+import json, resource, sys
+from pathlib import Path
+from course_utils.notebooks import execute_notebook
+seconds = execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), env={"COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1"})
+peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux reports KiB
+print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
+"""
+
+
+def measure(lab: str) -> dict[str, float]:
+    """Run one lab's solution in its own process and return its wall time and the kernel's peak memory."""
+    source = ROOT / "solutions" / lab / f"{lab}.ipynb"
+    with tempfile.TemporaryDirectory() as scratch:
+        result = subprocess.run(
+            [sys.executable, "-c", MEASURE, str(source), str(Path(scratch) / f"{lab}.ipynb")],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    from course_utils.release import available_labs
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("labs", nargs="*", default=available_labs(ROOT))
+    args = parser.parse_args()
+    print(f"{'lab':<28} {'wall time':>10} {'peak memory':>12}")
+    for lab in args.labs:
+        figures = measure(lab)
+        print(f"{lab:<28} {figures['seconds']:>8.1f} s {figures['peak_mib']:>8.0f} MiB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
