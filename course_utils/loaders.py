@@ -11,6 +11,7 @@ from .sources import resolve
 
 HELD_OUT_FRACTION = 0.2
 SPLIT_SEED = 42
+CODE_ALPACA_FIELDS = ("instruction", "input", "output")
 
 
 def load_causal_lm(role: str, profile: Profile) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -36,7 +37,9 @@ def load_code_alpaca(profile: Profile) -> DatasetDict:
     """CodeAlpaca (instruction / input / output) with a fixed 80/20 train / test split.
 
     The split is made here, once, with a fixed seed, before anything is tuned: the test rows are never seen in
-    training, so BLEU on them measures generalisation.
+    training, so BLEU on them measures generalisation. Fields are stripped of surrounding whitespace: a response
+    that began with spaces would merge with the template's final newline into one token, hiding the template.
     """
     rows = load_dataset(resolve("code_alpaca", profile), split="train")
+    rows = rows.map(lambda row: {field: row[field].strip() for field in CODE_ALPACA_FIELDS})
     return rows.train_test_split(test_size=HELD_OUT_FRACTION, seed=SPLIT_SEED)

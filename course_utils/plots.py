@@ -24,7 +24,7 @@ def plot_loss(log_history: Sequence[dict[str, Any]], title: str = "Training loss
             axes.plot(steps, values, style, label=label)
     if not axes.lines:
         plt.close(figure)
-        raise ValueError("log_history has no 'loss' entries: was the trainer trained, with logging_steps set?")
+        raise ValueError("log_history has no 'loss' or 'eval_loss' entries: was the trainer trained and logging?")
     axes.set_xlabel("optimizer step")
     axes.set_ylabel("cross-entropy loss (nats per token)")
     axes.set_title(title)

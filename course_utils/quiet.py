@@ -17,13 +17,22 @@ def progress_bars_enabled() -> bool:
 
 
 def silence_libraries() -> None:
-    """Switch off warnings, library logging below ERROR and every progress bar, for this process and its children."""
+    """Switch off warnings, library logging below ERROR and every progress bar in this process.
+
+    Forked workers inherit all of it; the environment variables set here also quiet Python processes started
+    afterwards, which read them at start-up.
+    """
     global _silenced
     _silenced = True
-    # Child processes (dataloader workers, a notebook's subprocesses) read these when tqdm is first imported.
-    os.environ["TQDM_DISABLE"] = "1"
-    os.environ["TRANSFORMERS_VERBOSITY"] = "error"
-    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    os.environ.update(
+        {
+            "PYTHONWARNINGS": "ignore",
+            "TQDM_DISABLE": "1",
+            "TRANSFORMERS_VERBOSITY": "error",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+        }
+    )
     warnings.filterwarnings("ignore")
     logging.getLogger().setLevel(logging.ERROR)
 

@@ -22,7 +22,13 @@ from course_utils.profiles import Profile  # noqa: E402
 # contend and a forward pass takes ~100x longer (0.15 s instead of 1.5 ms).
 torch.set_num_threads(1)
 
-QUIET_ENV = ("TQDM_DISABLE", "TRANSFORMERS_VERBOSITY", "HF_HUB_DISABLE_PROGRESS_BARS")
+QUIET_ENV = (
+    "PYTHONWARNINGS",
+    "TQDM_DISABLE",
+    "TRANSFORMERS_VERBOSITY",
+    "HF_HUB_DISABLE_PROGRESS_BARS",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS",
+)
 
 
 @pytest.fixture(scope="session")

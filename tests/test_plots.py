@@ -74,6 +74,6 @@ def test_plot_loss_with_eval_loss_has_two_lines():
 
 def test_plot_loss_without_loss_raises_and_leaves_no_figure_open():
     plt.close("all")
-    with pytest.raises(ValueError, match="no 'loss' entries"):
+    with pytest.raises(ValueError, match="no 'loss' or 'eval_loss' entries"):
         plot_loss([{"train_runtime": 1.0, "step": 4}, {"learning_rate": 1e-4, "step": 1}])
     assert plt.get_fignums() == []

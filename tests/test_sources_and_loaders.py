@@ -85,6 +85,9 @@ MIRROR_ROWS = [
     {"instruction": f"Task number {i}.", "input": "" if i % 2 else f"x = {i}", "output": f"result {i}"}
     for i in range(10)
 ]
+# Real rows can carry stray whitespace; the loader strips it (leading spaces would hide the response template).
+MIRROR_ROWS[3] = {"instruction": " Task number 3.\n", "input": "", "output": "    result 3\n"}
+STRIPPED_ROWS = [{key: value.strip() for key, value in row.items()} for row in MIRROR_ROWS]
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +123,7 @@ def test_full_profile_loads_code_alpaca_from_the_mirror(monkeypatch, hub_mirror)
     assert splits["train"].column_names == COLUMNS
     assert splits["test"].column_names == COLUMNS
     loaded = sorted(list(splits["train"]) + list(splits["test"]), key=lambda row: row["instruction"])
-    assert loaded == sorted(MIRROR_ROWS, key=lambda row: row["instruction"])
+    assert loaded == sorted(STRIPPED_ROWS, key=lambda row: row["instruction"])
 
 
 # --- tiny profile ----------------------------------------------------------------------------------------------
