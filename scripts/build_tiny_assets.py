@@ -16,7 +16,6 @@ What it builds:
 from __future__ import annotations
 
 import json
-import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,6 @@ from make_code_alpaca_sample import main as write_code_alpaca_sample  # noqa: E4
 ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 SEED = 0
 VOCAB_SIZE = 2048
-
 CONTEXT_LENGTH = 256
 
 
@@ -42,7 +40,7 @@ def train_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
+        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],  # ids 0-3, as in OPT's tokenizer
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
@@ -131,7 +129,6 @@ def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str],
 
 def main() -> None:
     torch.set_num_threads(1)  # one thread: the same floating-point sums, hence the same weights, on every run
-    random.seed(SEED)
     write_code_alpaca_sample()
     rows = training_rows()
     documents = plain_documents(rows)
