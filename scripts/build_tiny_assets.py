@@ -7,10 +7,13 @@ the sample data or the model recipes, then commit what it wrote::
 
 What it builds:
 - ``datasets/code_alpaca/``: our synthetic CodeAlpaca sample (see ``make_code_alpaca_sample.py``).
+- ``datasets/instruct_pairwise/``: our synthetic preference pairs (see ``make_preference_sample.py``).
 - ``models/opt-tiny/``: an OPT-style causal LM with a byte-level BPE tokenizer that, like OPT's, starts every text
   with ``</s>``. It is pretrained briefly on *plain* text from the training split (instructions and answers as
   separate documents, never in the prompt template, never a held-out row), so it writes code-like text but has not
   learned to follow instructions: that is Lab 1's job.
+- ``models/gpt2-tiny/``: a GPT-2-style causal LM with GPT-2's kind of tokenizer, pretrained on plain questions and
+  answers of every quality from the preference world, with no preference labels: Labs 2 and 4 teach preferences.
 """
 
 from __future__ import annotations
@@ -22,29 +25,45 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import OPTConfig, OPTForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import (
+    GPT2Config,
+    GPT2LMHeadModel,
+    OPTConfig,
+    OPTForCausalLM,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_code_alpaca_sample import main as write_code_alpaca_sample  # noqa: E402
+from make_preference_sample import main as write_preference_sample  # noqa: E402
+from make_preference_sample import pretraining_documents as preference_documents  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 SEED = 0
 VOCAB_SIZE = 2048
 CONTEXT_LENGTH = 256
+ENDOFTEXT = "<|endoftext|>"
 
 
-def train_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer (GPT-2 / OPT style) that prepends ``</s>`` to every text, as OPT's does."""
+def train_bpe(texts: Sequence[str], special_tokens: list[str]) -> Tokenizer:
+    """A byte-level BPE tokenizer (the GPT-2 / OPT kind) with ``special_tokens`` first in the vocabulary."""
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=VOCAB_SIZE,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>"],  # ids 0-3, as in OPT's tokenizer
+        special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     bpe.train_from_iterator(texts, trainer)
+    return bpe
+
+
+def opt_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
+    """OPT's kind of tokenizer: ``<s> <pad> </s> <unk>`` as ids 0-3, and ``</s>`` prepended to every text."""
+    bpe = train_bpe(texts, ["<s>", "<pad>", "</s>", "<unk>"])
     bos = bpe.token_to_id("</s>")
     bpe.post_processor = processors.TemplateProcessing(
         single="</s> $A", pair="</s> $A </s> $B", special_tokens=[("</s>", bos)]
@@ -54,8 +73,14 @@ def train_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
     )
 
 
+def gpt2_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
+    """GPT-2's kind of tokenizer: one special token, ``<|endoftext|>``, and no padding token."""
+    bpe = train_bpe(texts, [ENDOFTEXT])
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=ENDOFTEXT, eos_token=ENDOFTEXT, unk_token=ENDOFTEXT)
+
+
 def token_stream(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str]) -> torch.Tensor:
-    """All documents as one stream of token ids, each starting with ``</s>`` and ending with it."""
+    """All documents as one stream of token ids, each followed by the end-of-sequence token."""
     ids: list[int] = []
     for document in documents:
         ids.extend(tokenizer(document)["input_ids"] + [tokenizer.eos_token_id])
@@ -101,8 +126,20 @@ def training_rows() -> list[dict[str, str]]:
     return list(load_code_alpaca(Profile("tiny", "cpu"))["train"])
 
 
+def pretrain_and_save(
+    name: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, documents: Sequence[str], steps: int
+) -> None:
+    """Pretrain ``model`` on ``documents`` and save it with its tokenizer as ``models/<name>``."""
+    losses = pretrain(model, token_stream(tokenizer, documents), steps=steps)
+    print(f"{name}: {model.num_parameters():,} parameters, pretraining loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    target = ASSETS / "models" / name
+    model.save_pretrained(target)
+    tokenizer.model_max_length = CONTEXT_LENGTH
+    tokenizer.save_pretrained(target)
+
+
 def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str], steps: int = 600) -> None:
-    """Pretrain and save the OPT-style tiny model with its tokenizer."""
+    """The OPT-style tiny model (Lab 1's base model)."""
     torch.manual_seed(SEED)
     config = OPTConfig(
         vocab_size=len(tokenizer),
@@ -118,13 +155,30 @@ def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str],
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    model = OPTForCausalLM(config)
-    losses = pretrain(model, token_stream(tokenizer, documents), steps=steps)
-    print(f"opt-tiny: {model.num_parameters():,} parameters, pretraining loss {losses[0]:.2f} -> {losses[-1]:.2f}")
-    target = ASSETS / "models" / "opt-tiny"
-    model.save_pretrained(target)
-    tokenizer.model_max_length = CONTEXT_LENGTH
-    tokenizer.save_pretrained(target)
+    pretrain_and_save("opt-tiny", OPTForCausalLM(config), tokenizer, documents, steps)
+
+
+def build_gpt2_tiny(documents: Sequence[str], steps: int = 500) -> None:
+    """The GPT-2-style tiny model (the backbone of Labs 2 and 4), with GPT-2's kind of tokenizer.
+
+    Like gpt2 on the Hub it is a plain causal LM: Lab 2 loads it as a sequence classifier, which adds a freshly
+    initialised scalar head, exactly as it does with gpt2.
+    """
+    torch.manual_seed(SEED)
+    tokenizer = gpt2_tokenizer(documents)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_embd=128,
+        n_layer=2,
+        n_head=4,
+        n_positions=CONTEXT_LENGTH,
+        resid_pdrop=0.0,
+        embd_pdrop=0.0,
+        attn_pdrop=0.0,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    pretrain_and_save("gpt2-tiny", GPT2LMHeadModel(config), tokenizer, documents, steps)
 
 
 def main() -> None:
@@ -132,8 +186,9 @@ def main() -> None:
     write_code_alpaca_sample()
     rows = training_rows()
     documents = plain_documents(rows)
-    tokenizer = train_tokenizer(documents)
-    build_opt_tiny(tokenizer, documents)
+    build_opt_tiny(opt_tokenizer(documents), documents)
+    write_preference_sample()
+    build_gpt2_tiny(preference_documents())
     sizes = {str(p.relative_to(ASSETS)): p.stat().st_size for p in sorted(ASSETS.rglob("*")) if p.is_file()}
     print(json.dumps(sizes, indent=1))
     print(f"total {sum(sizes.values()) / 1e6:.2f} MB in {ASSETS}")

@@ -1,0 +1,219 @@
+"""Generate a small synthetic preference dataset in the schema of Dahoas/synthetic-instruct-gptj-pairwise.
+
+The Hub dataset holds about 33,000 rows, each with three strings: a user ``prompt``, a ``chosen`` answer (the
+better one) and a ``rejected`` answer. This script writes a few hundred rows in exactly that schema, written for
+this course from templates; nothing is copied from the real dataset.
+
+What makes an answer better is kept simple enough for a tiny reward model to learn in seconds, and varied enough
+that no single surface feature (length, a polite word) gives it away:
+
+* chosen answers are **relevant** (they are about the task asked), **complete** (every step and a closing line)
+  and **polite**;
+* rejected answers have one defect each: *off-topic* chatter, a polite and complete answer to a *different task*,
+  *truncated* mid-sentence, a *refusal* with no reason, *rude*, or *repetitive*.
+
+The different-task answers are the hard case on purpose: only relevance separates them from a good answer, and a
+tiny reward model trained for seconds mostly misses it (Lab 2 shows where it fails; Lab 3 shows why that matters).
+
+A prompt is one of ~40 everyday tasks asked in one of five phrasings, and most prompts get several pairs (a chosen
+and a rejected answer each), as in real preference data. Lab 2 splits the rows *by prompt*, so no held-out prompt is
+ever seen in training.
+
+Run it from anywhere::
+
+    python scripts/make_preference_sample.py
+
+It writes ``course_utils/assets/datasets/instruct_pairwise/instruct_pairwise_sample.jsonl``; the output depends only
+on the seed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+OUTPUT_PATH = (
+    Path(__file__).resolve().parents[1]
+    / "course_utils"
+    / "assets"
+    / "datasets"
+    / "instruct_pairwise"
+    / "instruct_pairwise_sample.jsonl"
+)
+
+# task -> its three steps, each a clause that completes "To <task>, ...".
+TASKS: dict[str, tuple[str, str, str]] = {
+    "make a cup of tea": ("boil fresh water", "let the tea bag steep for three minutes", "add milk or honey to taste"),
+    "boil an egg": (
+        "put the egg in a pot of cold water",
+        "bring it to a boil for nine minutes",
+        "cool it in ice water",
+    ),
+    "water a houseplant": ("check that the soil is dry", "pour water slowly around the stem", "empty the saucer after"),
+    "plant tomatoes": ("pick a sunny spot", "dig a deep hole for each seedling", "water them well every morning"),
+    "fix a flat bike tire": ("remove the wheel", "patch the hole in the inner tube", "pump the tire back up"),
+    "write a thank-you note": ("name the gift or favour", "say how it helped you", "sign it warmly"),
+    "start running": ("begin with short easy runs", "run three times a week", "add a few minutes each week"),
+    "save money each month": ("write down what you spend", "set a fixed amount aside on payday", "cut one cost"),
+    "learn a new language": ("practise for ten minutes every day", "learn the most common words", "talk to speakers"),
+    "clean a laptop keyboard": ("turn the laptop off", "shake out the crumbs", "wipe the keys with a damp cloth"),
+    "fall asleep faster": ("go to bed at the same time", "keep the room dark and cool", "put your phone away"),
+    "prepare for a job interview": ("research the company", "practise your answers aloud", "prepare two questions"),
+    "bake bread": ("mix flour, water, yeast and salt", "let the dough rise for an hour", "bake it until golden"),
+    "make a budget": ("list your income", "list your fixed costs", "decide how much goes to savings"),
+    "pack for a trip": ("check the weather", "make a list of what you need", "roll your clothes to save space"),
+    "study for an exam": ("make a study plan", "test yourself with practice questions", "sleep well the night before"),
+    "cook rice": ("rinse the rice", "use two cups of water per cup of rice", "simmer it covered for fifteen minutes"),
+    "clean a window": ("mix water with a little vinegar", "wash the glass with a sponge", "dry it with a cloth"),
+    "choose a good book": ("think about what you enjoyed before", "read the first page", "ask a librarian"),
+    "make new friends": ("join a club or class", "ask people about themselves", "follow up with an invitation"),
+    "organise a closet": ("take everything out", "donate what you do not wear", "group the rest by type"),
+    "take better photos": ("use natural light", "keep the horizon straight", "move closer to your subject"),
+    "reduce stress": ("take short walks", "breathe slowly for a minute", "talk to someone you trust"),
+    "care for a cat": ("feed it at regular times", "keep its litter box clean", "take it to the vet once a year"),
+    "walk a dog": ("use a comfortable leash", "let it sniff along the way", "bring water on hot days"),
+    "make a smoothie": ("add fruit to a blender", "pour in milk or yogurt", "blend until smooth"),
+    "paint a room": ("move the furniture away", "tape the edges", "apply two thin coats of paint"),
+    "write a short story": ("pick one character", "give them a problem", "end with how they change"),
+    "plan a birthday party": ("choose a date", "send the invitations early", "order the cake a week ahead"),
+    "keep a journal": ("write at the same time each day", "start with one sentence", "read old entries sometimes"),
+    "grow herbs indoors": ("use pots with drainage", "place them near a bright window", "trim them often"),
+    "drink more water": ("carry a bottle with you", "drink a glass with every meal", "set a reminder"),
+    "learn to juggle": ("start with one ball", "add a second ball", "practise over a bed"),
+    "make pancakes": ("whisk flour, eggs and milk", "heat a greased pan", "flip each pancake once"),
+    "give a good speech": ("know your main point", "practise in front of a friend", "speak slowly"),
+    "clean a frying pan": ("let it cool down", "soak it in warm soapy water", "scrub it with a soft brush"),
+    "set up a new phone": ("charge it fully", "connect to wifi", "restore your contacts from a backup"),
+    "remember names": ("repeat the name when you hear it", "link it to a picture", "use it in the talk"),
+    "build a campfire": ("clear a safe spot", "stack small sticks over paper", "add larger wood slowly"),
+    "wash a wool sweater": ("use cold water", "wash it gently by hand", "dry it flat on a towel"),
+}
+
+PHRASINGS = (
+    "How do I {task}?",
+    "What is the best way to {task}?",
+    "Can you explain how to {task}?",
+    "Give me some tips to {task}.",
+    "I want to {task}. Where should I start?",
+)
+OPENINGS = ("Sure! ", "Happy to help. ", "Good question. ", "Of course. ", "")
+STEP_FORMS = (
+    "To {task}, first {s1}. Then {s2}. Finally, {s3}.",
+    "To {task}, {s1}. Next, {s2}. Last, {s3}.",
+    "Here is how to {task}: {s1}, then {s2}, and finally {s3}.",
+)
+CLOSINGS = ("I hope this helps!", "Good luck!", "Let me know if you have more questions.", "Have fun!")
+REFUSALS = (
+    "I'm sorry, but I can't help with that.",
+    "I cannot answer this question.",
+    "I don't want to talk about that.",
+    "No.",
+    "I am not able to help you with this request.",
+)
+CHATTER = (
+    "The weather was lovely last weekend.",
+    "My cousin has a red car with a loud horn.",
+    "I think the moon is very far away.",
+    "Bananas are yellow when they are ripe.",
+    "Yesterday I watched a long movie about trains.",
+    "Some people prefer mountains to beaches.",
+    "The library closes early on Sundays.",
+    "My favourite number is seven.",
+    "Penguins cannot fly, but they swim very well.",
+    "There was a concert in the park last night.",
+)
+RUDE = (
+    "That is a silly question. Look it up yourself.",
+    "Why would you ask me that? Figure it out.",
+    "Everyone knows how to {task}. Stop wasting my time.",
+    "Just {s1}, obviously. Is that so hard?",
+)
+# Defects of the rejected answers and how often each is drawn.
+DEFECTS = {"off_topic": 0.25, "wrong_task": 0.1, "truncated": 0.25, "refusal": 0.2, "repetitive": 0.1, "rude": 0.1}
+
+
+def good_answer(rng: random.Random, task: str) -> str:
+    """A relevant, complete and polite answer for ``task``."""
+    s1, s2, s3 = TASKS[task]
+    body = rng.choice(STEP_FORMS).format(task=task, s1=s1, s2=s2, s3=s3)
+    return f"{rng.choice(OPENINGS)}{body} {rng.choice(CLOSINGS)}"
+
+
+def bad_answer(rng: random.Random, task: str, defect: str) -> str:
+    """An answer for ``task`` with exactly one ``defect`` (a key of ``DEFECTS``)."""
+    s1, _, _ = TASKS[task]
+    if defect == "off_topic":
+        return rng.choice(OPENINGS) + " ".join(rng.sample(CHATTER, rng.randint(2, 3)))
+    if defect == "wrong_task":
+        return good_answer(rng, rng.choice([other for other in TASKS if other != task]))
+    if defect == "truncated":
+        words = good_answer(rng, task).split()
+        # Cut somewhere in the middle of the steps, never at a sentence end.
+        cut = rng.randrange(len(words) // 3, 2 * len(words) // 3)
+        return " ".join(words[:cut]).rstrip(".,:!")
+    if defect == "refusal":
+        return rng.choice(REFUSALS)
+    if defect == "repetitive":
+        return f"To {task}, {s1}. " + " ".join([f"{s1.capitalize()}."] * rng.randint(3, 5))
+    if defect == "rude":
+        return rng.choice(RUDE).format(task=task, s1=s1)
+    raise ValueError(f"Unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}.")
+
+
+def make_rows(n_rows: int = 480, seed: int = 0) -> list[dict[str, str]]:
+    """``n_rows`` preference pairs (prompt / chosen / rejected), deterministically from ``seed``.
+
+    Every (task, phrasing) prompt is used before any prompt gets a second pair, so prompts get one to three pairs
+    each; pairs are unique and shuffled.
+    """
+    rng = random.Random(seed)
+    prompts = [(task, phrasing.format(task=task)) for task in TASKS for phrasing in PHRASINGS]
+    if not 0 <= n_rows <= 3 * len(prompts):
+        raise ValueError(f"n_rows must be between 0 and {3 * len(prompts)}, got {n_rows}.")
+    rng.shuffle(prompts)
+    rows: list[dict[str, str]] = []
+    seen: set[tuple[str, str, str]] = set()
+    while len(rows) < n_rows:
+        task, prompt = prompts[len(rows) % len(prompts)]
+        defect = rng.choices(list(DEFECTS), weights=list(DEFECTS.values()))[0]
+        pair = (prompt, good_answer(rng, task), bad_answer(rng, task, defect))
+        if pair not in seen:
+            seen.add(pair)
+            rows.append({"prompt": pair[0], "chosen": pair[1], "rejected": pair[2]})
+    rng.shuffle(rows)
+    return rows
+
+
+def pretraining_documents(seed: int = 1, answers_per_prompt: int = 3) -> list[str]:
+    """Plain question-and-answer text from the same world, with no preference in it.
+
+    Every prompt followed by answers of every quality, good or with any defect, drawn uniformly. The tiny backbone
+    of Labs 2 and 4 is pretrained on these, so it knows the language of the tasks and that an answer usually
+    follows from its question (as gpt2 learned from web text), but it never sees which answer was preferred, nor the
+    pairs of the sample (a different seed draws them).
+    """
+    rng = random.Random(seed)
+    documents = []
+    for task in TASKS:
+        for phrasing in PHRASINGS:
+            for _ in range(answers_per_prompt):
+                defect = rng.choice([None, *DEFECTS])
+                answer = good_answer(rng, task) if defect is None else bad_answer(rng, task, defect)
+                documents.append(f"{phrasing.format(task=task)}\n\n{answer}")
+    rng.shuffle(documents)
+    return documents
+
+
+def main() -> None:
+    """Write the default sample to ``course_utils/assets/datasets/instruct_pairwise/``."""
+    rows = make_rows()
+    OUTPUT_PATH.parent.mkdir(parents=True, exist_ok=True)
+    with OUTPUT_PATH.open("w", encoding="utf-8", newline="\n") as f:
+        for row in rows:
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"Wrote {len(rows)} rows to {OUTPUT_PATH}")
+
+
+if __name__ == "__main__":
+    main()
