@@ -131,16 +131,10 @@ def trl_completion_labels(
     from trl import SFTConfig, SFTTrainer
 
     from .quiet import quiet_progress
+    from .training import inspection_kwargs
 
     rows = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
     with tempfile.TemporaryDirectory() as output_dir, quiet_progress():
-        config = SFTConfig(
-            output_dir=output_dir,
-            completion_only_loss=True,
-            report_to="none",
-            use_cpu=not torch.cuda.is_available(),
-            bf16=False,
-            activation_checkpointing=False,
-        )
+        config = SFTConfig(output_dir=output_dir, completion_only_loss=True, **inspection_kwargs())
         trainer = SFTTrainer(model=model, args=config, train_dataset=rows, processing_class=tokenizer)
         return [list(labels) for labels in trainer.train_dataset["labels"]]

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import torch
-from datasets import DatasetDict, load_dataset
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from datasets import Dataset, DatasetDict, load_dataset
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from .profiles import Profile
 from .sources import resolve
@@ -21,11 +27,16 @@ def load_causal_lm(role: str, profile: Profile) -> tuple[PreTrainedModel, PreTra
     stable. A tokenizer without a padding token gets its end-of-sequence token as padding.
     """
     source = resolve(role, profile)
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(profile.device)
+    return model, load_tokenizer(source)
+
+
+def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
+    """The tokenizer at ``source``, with its end-of-sequence token as padding if it has no padding token (GPT-2)."""
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(profile.device)
-    return model, tokenizer
+    return tokenizer
 
 
 def load_sft_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -43,3 +54,25 @@ def load_code_alpaca(profile: Profile) -> DatasetDict:
     rows = load_dataset(resolve("code_alpaca", profile), split="train")
     rows = rows.map(lambda row: {field: row[field].strip() for field in CODE_ALPACA_FIELDS})
     return rows.train_test_split(test_size=HELD_OUT_FRACTION, seed=SPLIT_SEED)
+
+
+def load_reward_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Lab 2's reward model: gpt2 (full) or the packaged GPT-2-style tiny model, with a scalar head.
+
+    ``AutoModelForSequenceClassification`` with ``num_labels=1`` puts a new, randomly initialised linear layer (the
+    *score head*) on the last hidden state: one number per text. The model reads it at the last token that is not
+    padding, so it must know the padding token id.
+    """
+    source = resolve("reward_model", profile)
+    tokenizer = load_tokenizer(source)
+    model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.to(profile.device), tokenizer
+
+
+def load_instruct_pairs(profile: Profile) -> Dataset:
+    """synthetic-instruct-gptj-pairwise (prompt / chosen / rejected): its single train split, every row.
+
+    The Hub dataset has no held-out split; Lab 2 makes one itself, by prompt.
+    """
+    return load_dataset(resolve("instruct_pairwise", profile), split="train")

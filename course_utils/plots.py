@@ -1,11 +1,12 @@
-"""Training curves from a Trainer's ``state.log_history``."""
+"""Training curves from a Trainer's ``state.log_history``, and distributions of a reward model's scores."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
+import torch
 from matplotlib.figure import Figure
 
 
@@ -15,20 +16,66 @@ def history_series(log_history: Sequence[dict[str, Any]], key: str) -> tuple[lis
     return [step for step, _ in points], [value for _, value in points]
 
 
+def plot_history(log_history: Sequence[dict[str, Any]], panels: Mapping[str, Sequence[str]], title: str) -> Figure:
+    """Logged values against the optimizer step: one panel per y-axis label of ``panels`` (label -> logged keys).
+
+    Training keys are drawn as lines labelled "train"; ``eval_`` keys, logged less often, as dashed markers
+    labelled "eval".
+    """
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(6 * len(panels), 3.5), squeeze=False)
+    for axes, (ylabel, keys) in zip(axes_row[0], panels.items(), strict=True):
+        for key in keys:
+            steps, values = history_series(log_history, key)
+            if steps:
+                evaluation = key.startswith("eval_")
+                axes.plot(steps, values, "o--" if evaluation else "-", label="eval" if evaluation else "train")
+        if not axes.lines:
+            plt.close(figure)
+            names = " or ".join(repr(key) for key in keys)
+            raise ValueError(f"log_history has no {names} entries: was the trainer trained and logging?")
+        axes.set_xlabel("optimizer step")
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    if len(panels) == 1:
+        axes_row[0][0].set_title(title)
+    else:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
 def plot_loss(log_history: Sequence[dict[str, Any]], title: str = "Training loss") -> Figure:
     """Training loss (and evaluation loss, when it was logged) against the optimizer step."""
-    figure, axes = plt.subplots(figsize=(6, 3.5))
-    for key, label, style in (("loss", "train", "-"), ("eval_loss", "eval", "o--")):
-        steps, values = history_series(log_history, key)
-        if steps:
-            axes.plot(steps, values, style, label=label)
-    if not axes.lines:
-        plt.close(figure)
-        raise ValueError("log_history has no 'loss' or 'eval_loss' entries: was the trainer trained and logging?")
-    axes.set_xlabel("optimizer step")
-    axes.set_ylabel("cross-entropy loss (nats per token)")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
+    return plot_history(log_history, {"cross-entropy loss (nats per token)": ("loss", "eval_loss")}, title)
+
+
+def plot_reward_distributions(
+    chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, title: str = "Rewards on held-out pairs"
+) -> Figure:
+    """Histograms of a reward model's scores on pairs: chosen vs rejected rewards, and the margins between them.
+
+    Left, the two distributions overlaid: the better the model, the less they overlap. Right, the margin
+    ``r_chosen - r_rejected`` of each pair: pairs left of the line at 0 are the ones the model gets wrong.
+    """
+    chosen, rejected = chosen_rewards.float().cpu(), rejected_rewards.float().cpu()
+    if chosen.shape != rejected.shape or chosen.ndim != 1 or len(chosen) == 0:
+        shapes = f"{tuple(chosen.shape)} and {tuple(rejected.shape)}"
+        raise ValueError(f"Expected two 1-D tensors of the same non-zero length, got shapes {shapes}.")
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3.5))
+    low, high = min(chosen.min(), rejected.min()).item(), max(chosen.max(), rejected.max()).item()
+    bins = torch.linspace(low, high + 1e-6, 26).tolist()
+    left.hist(rejected.tolist(), bins=bins, alpha=0.6, color="tab:red", label="rejected")
+    left.hist(chosen.tolist(), bins=bins, alpha=0.6, color="tab:green", label="chosen")
+    left.set_xlabel("reward")
+    left.set_ylabel("pairs")
+    left.legend()
+    margins = chosen - rejected
+    right.hist(margins.tolist(), bins=25, color="tab:blue")
+    right.axvline(0.0, color="black", linestyle="--", linewidth=1)
+    right.set_xlabel("margin  r(chosen) - r(rejected)")
+    right.set_ylabel("pairs")
+    right.set_title(f"{(margins > 0).float().mean().item():.0%} of pairs ranked correctly")
+    figure.suptitle(title)
     figure.tight_layout()
     return figure

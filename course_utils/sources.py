@@ -29,6 +29,10 @@ class Role:
 ROLES: dict[str, Role] = {
     "sft_model": Role(hub_id="facebook/opt-350m", tiny_asset=("models", "opt-tiny")),
     "code_alpaca": Role(hub_id="sahil2801/CodeAlpaca-20k", tiny_asset=("datasets", "code_alpaca")),
+    "reward_model": Role(hub_id="gpt2", tiny_asset=("models", "gpt2-tiny")),
+    "instruct_pairwise": Role(
+        hub_id="Dahoas/synthetic-instruct-gptj-pairwise", tiny_asset=("datasets", "instruct_pairwise")
+    ),
 }
 
 

@@ -30,3 +30,16 @@ def trainer_kwargs(profile: Profile) -> dict[str, Any]:
         "log_level": "error" if profile.quiet else "passive",
         "dataloader_pin_memory": on_gpu,
     }
+
+
+def inspection_kwargs() -> dict[str, Any]:
+    """Keyword arguments for a TRL config whose trainer only *prepares* data or computes a loss, never trains.
+
+    The course uses such trainers to show that a learner's function gives what TRL itself computes.
+    """
+    return {
+        "report_to": "none",
+        "use_cpu": not torch.cuda.is_available(),
+        "bf16": False,
+        "activation_checkpointing": False,
+    }

@@ -1,0 +1,81 @@
+"""Reward models: a scalar score per text, and TRL's own Bradley-Terry loss on a batch to check a learner's against.
+
+A reward model here is a sequence classifier with one output (see ``loaders.load_reward_model``). It reads a whole
+conversation and returns one number; trained on pairs, the number is higher for the answer people preferred.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from tqdm.auto import tqdm
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .quiet import progress_bars_enabled, quiet_progress
+from .training import inspection_kwargs
+
+
+def with_eos(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
+    """``text`` ending with the end-of-sequence token, as ``trl.RewardTrainer`` prepares every text."""
+    return text if text.endswith(tokenizer.eos_token) else text + tokenizer.eos_token
+
+
+@torch.no_grad()
+def reward_scores(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    texts: Sequence[str],
+    batch_size: int = 32,
+    desc: str = "Scoring",
+) -> torch.Tensor:
+    """The reward of each text, computed as ``RewardTrainer`` computes it, as a float tensor on the CPU.
+
+    Each text gets the end-of-sequence token appended; rows are padded on the right, and the model reads its score
+    head at the last token that is not padding.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    scores = []
+    for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False, disable=not progress_bars_enabled()):
+        chunk = [with_eos(text, tokenizer) for text in texts[start : start + batch_size]]
+        batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="right").to(device)
+        scores.append(model(**batch).logits[:, 0].float().cpu())
+    return torch.cat(scores) if scores else torch.empty(0)
+
+
+@dataclass
+class RewardBatch:
+    """One batch of pairs as ``RewardTrainer`` sees it: its loss and the rewards the loss was computed from."""
+
+    loss: float
+    chosen_rewards: torch.Tensor
+    rejected_rewards: torch.Tensor
+
+
+@torch.no_grad()
+def trl_reward_loss(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, chosen: Sequence[str], rejected: Sequence[str]
+) -> RewardBatch:
+    """``trl.RewardTrainer``'s own loss on one batch of (chosen, rejected) texts (nothing is trained).
+
+    The trainer prepares the texts (end-of-sequence token, tokenization), collates them into one batch of chosen
+    rows followed by rejected rows, and computes its loss and the rewards it is made of.
+    """
+    from datasets import Dataset
+    from trl import RewardConfig, RewardTrainer
+
+    if len(chosen) != len(rejected) or not chosen:
+        raise ValueError(f"Give as many chosen as rejected texts, at least one ({len(chosen)} vs {len(rejected)}).")
+    pairs = Dataset.from_dict({"chosen": list(chosen), "rejected": list(rejected)})
+    with tempfile.TemporaryDirectory() as output_dir, quiet_progress():
+        config = RewardConfig(output_dir=output_dir, max_length=None, **inspection_kwargs())
+        trainer = RewardTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+        batch = trainer.data_collator(list(trainer.train_dataset))
+        device = next(model.parameters()).device
+        model.eval()
+        loss, outputs = trainer.compute_loss(model, {key: value.to(device) for key, value in batch.items()}, True)
+    chosen_rewards, rejected_rewards = outputs.logits.squeeze(-1).float().cpu().chunk(2)
+    return RewardBatch(loss=loss.item(), chosen_rewards=chosen_rewards, rejected_rewards=rejected_rewards)
