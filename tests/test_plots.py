@@ -4,9 +4,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
+import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from course_utils.plots import history_series, plot_loss  # noqa: E402
+from course_utils.plots import history_series, plot_history, plot_loss, plot_reward_distributions  # noqa: E402
 
 # What Trainer.state.log_history looks like: training logs, evaluation logs and a final summary entry.
 HISTORY = [
@@ -77,3 +78,50 @@ def test_plot_loss_without_loss_raises_and_leaves_no_figure_open():
     with pytest.raises(ValueError, match="no 'loss' or 'eval_loss' entries"):
         plot_loss([{"train_runtime": 1.0, "step": 4}, {"learning_rate": 1e-4, "step": 1}])
     assert plt.get_fignums() == []
+
+
+REWARD_HISTORY = [
+    {"loss": 0.7, "accuracy": 0.5, "step": 10},
+    {"loss": 0.3, "accuracy": 0.9, "step": 20},
+    {"eval_loss": 0.4, "eval_accuracy": 0.8, "step": 20},
+]
+
+
+def test_plot_history_draws_one_panel_per_label_with_train_and_eval_lines():
+    figure = plot_history(
+        REWARD_HISTORY, {"loss": ("loss", "eval_loss"), "accuracy": ("accuracy", "eval_accuracy")}, "Lab 2"
+    )
+    loss_axes, accuracy_axes = figure.axes
+    assert figure._suptitle.get_text() == "Lab 2"
+    assert [axes.get_ylabel() for axes in figure.axes] == ["loss", "accuracy"]
+    assert [line.get_label() for line in accuracy_axes.lines] == ["train", "eval"]
+    train, evaluation = accuracy_axes.lines
+    assert list(train.get_xdata()) == [10, 20] and list(train.get_ydata()) == [0.5, 0.9]
+    assert list(evaluation.get_ydata()) == [0.8]
+    assert list(loss_axes.lines[0].get_ydata()) == [0.7, 0.3]
+
+
+def test_plot_history_names_the_missing_keys():
+    with pytest.raises(ValueError, match="no 'margin' entries"):
+        plot_history(REWARD_HISTORY, {"loss": ("loss",), "margin": ("margin",)}, "x")
+    assert plt.get_fignums() == []
+
+
+def test_plot_reward_distributions_histograms_and_accuracy_title():
+    chosen, rejected = torch.tensor([2.0, 1.0, 0.5, -1.0]), torch.tensor([0.0, 1.5, -0.5, -2.0])
+    figure = plot_reward_distributions(chosen, rejected, title="held out")
+    left, right = figure.axes
+    assert figure._suptitle.get_text() == "held out"
+    assert [text.get_text() for text in left.get_legend().get_texts()] == ["rejected", "chosen"]
+    # Each histogram counts every pair once.
+    assert sum(patch.get_height() for patch in left.patches) == 8
+    assert sum(patch.get_height() for patch in right.patches) == 4
+    assert right.get_title() == "75% of pairs ranked correctly"
+    assert right.lines[0].get_xdata()[0] == 0.0  # the line that separates right from wrong
+
+
+def test_plot_reward_distributions_rejects_mismatched_rewards():
+    with pytest.raises(ValueError, match="same non-zero length"):
+        plot_reward_distributions(torch.zeros(3), torch.zeros(2))
+    with pytest.raises(ValueError, match="same non-zero length"):
+        plot_reward_distributions(torch.zeros(0), torch.zeros(0))

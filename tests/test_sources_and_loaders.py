@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from datasets import Dataset
 
 from course_utils.assets import asset_path
-from course_utils.loaders import load_code_alpaca, load_sft_model
+from course_utils.loaders import load_code_alpaca, load_instruct_pairs, load_reward_model, load_sft_model
 from course_utils.profiles import Profile
 from course_utils.sources import ROLES, resolve
 
@@ -42,6 +43,8 @@ def test_resolve_gives_packaged_assets_for_tiny_and_grade(name, no_mirror):
     profile = Profile(name, "cpu")
     assert resolve("sft_model", profile) == str(asset_path("models", "opt-tiny"))
     assert resolve("code_alpaca", profile) == str(asset_path("datasets", "code_alpaca"))
+    assert resolve("reward_model", profile) == str(asset_path("models", "gpt2-tiny"))
+    assert resolve("instruct_pairwise", profile) == str(asset_path("datasets", "instruct_pairwise"))
 
 
 def test_resolve_tiny_ignores_the_mirror(monkeypatch, tmp_path):
@@ -68,14 +71,16 @@ def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path)
 
 @pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
 def test_resolve_unknown_role_raises_key_error(profile):
-    with pytest.raises(KeyError, match="code_alpaca, sft_model"):
-        resolve("reward_model", profile)
+    with pytest.raises(KeyError, match="code_alpaca, instruct_pairwise, reward_model, sft_model"):
+        resolve("policy", profile)
 
 
 def test_roles_hub_ids():
     assert {name: role.hub_id for name, role in ROLES.items()} == {
         "sft_model": "facebook/opt-350m",
         "code_alpaca": "sahil2801/CodeAlpaca-20k",
+        "reward_model": "gpt2",
+        "instruct_pairwise": "Dahoas/synthetic-instruct-gptj-pairwise",
     }
 
 
@@ -88,6 +93,7 @@ MIRROR_ROWS = [
 # Real rows can carry stray whitespace; the loader strips it (leading spaces would hide the response template).
 MIRROR_ROWS[3] = {"instruction": " Task number 3.\n", "input": "", "output": "    result 3\n"}
 STRIPPED_ROWS = [{key: value.strip() for key, value in row.items()} for row in MIRROR_ROWS]
+MIRROR_PAIRS = [{"prompt": f"Question {i}?", "chosen": f"A good answer {i}.", "rejected": "No."} for i in range(6)]
 
 
 @pytest.fixture(scope="module")
@@ -99,6 +105,11 @@ def hub_mirror(tmp_path_factory) -> Path:
     dataset_dir.mkdir(parents=True)
     # The real repository holds one JSON array, not JSON lines.
     (dataset_dir / "code_alpaca_20k.json").write_text(json.dumps(MIRROR_ROWS, indent=2))
+    shutil.copytree(asset_path("models", "gpt2-tiny"), mirror / "gpt2")
+    # The real repository holds parquet shards under data/.
+    pairs_dir = mirror / "Dahoas" / "synthetic-instruct-gptj-pairwise" / "data"
+    pairs_dir.mkdir(parents=True)
+    Dataset.from_list(MIRROR_PAIRS).to_parquet(pairs_dir / "train-00000-of-00001.parquet")
     return mirror
 
 
@@ -124,6 +135,18 @@ def test_full_profile_loads_code_alpaca_from_the_mirror(monkeypatch, hub_mirror)
     assert splits["test"].column_names == COLUMNS
     loaded = sorted(list(splits["train"]) + list(splits["test"]), key=lambda row: row["instruction"])
     assert loaded == sorted(STRIPPED_ROWS, key=lambda row: row["instruction"])
+
+
+def test_full_profile_loads_the_reward_model_from_the_mirror(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    model, tokenizer = load_reward_model(FULL)
+    assert model.config._name_or_path == str(hub_mirror / "gpt2")
+    assert type(model).__name__ == "GPT2ForSequenceClassification"
+
+
+def test_full_profile_loads_the_pairs_from_the_mirror(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    assert list(load_instruct_pairs(FULL)) == MIRROR_PAIRS
 
 
 # --- tiny profile ----------------------------------------------------------------------------------------------
@@ -160,3 +183,35 @@ def test_tiny_code_alpaca_train_and_test_are_disjoint(tiny_splits):
     test = set(zip(tiny_splits["test"]["instruction"], tiny_splits["test"]["input"], strict=True))
     assert len(train) == 320 and len(test) == 80
     assert train.isdisjoint(test)
+
+
+def test_tiny_reward_model_has_one_scalar_head_and_knows_its_padding(tiny_profile):
+    model, tokenizer = load_reward_model(tiny_profile)
+    assert model.config.num_labels == 1
+    assert model.score.weight.shape == (1, model.config.n_embd)
+    # GPT-2 has no padding token: the loader pads with end-of-sequence and tells the model, which needs it to
+    # find each row's last real token.
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+    assert model.config.pad_token_id == tokenizer.pad_token_id == tokenizer.eos_token_id
+    assert model.dtype == torch.float32
+
+
+def test_tiny_reward_backbone_is_the_packaged_gpt2_style_model(tiny_profile):
+    model, tokenizer = load_reward_model(tiny_profile)
+    assert model.config._name_or_path == str(asset_path("models", "gpt2-tiny"))
+    assert model.config.model_type == "gpt2"
+    # Like GPT-2's tokenizer, nothing is added around a text.
+    ids = tokenizer("Human: hi")["input_ids"]
+    assert tokenizer.decode(ids) == "Human: hi"
+    assert tokenizer.eos_token_id not in ids
+
+
+def test_tiny_instruct_pairs_schema_and_size(tiny_profile):
+    rows = load_instruct_pairs(tiny_profile)
+    assert rows.column_names == ["prompt", "chosen", "rejected"]
+    assert rows.num_rows == 480
+    assert all(row["chosen"] != row["rejected"] for row in rows)
+    # Several pairs per prompt, as in real preference data: a split must keep a prompt's pairs together.
+    prompts = rows["prompt"]
+    assert len(set(prompts)) == 200
+    assert max(prompts.count(prompt) for prompt in set(prompts)) >= 2
