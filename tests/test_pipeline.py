@@ -109,6 +109,36 @@ def test_lab1_meets_its_learning_targets(executed: dict) -> None:
     assert record["after"] > record["before"] + 10, record
 
 
+def test_lab2_meets_its_learning_targets(executed: dict) -> None:
+    """Issue 4's acceptance: held-out pairwise accuracy of at least 0.85, well above the untrained model's."""
+    _, record = executed["lab2_reward_modeling"]
+    assert record["metric"] == "held-out pairwise accuracy"
+    assert record["after"] >= 0.85, record
+    assert record["after"] >= record["before"] + 0.2, record
+
+
+# The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
+GRADED_CELLS = {
+    "lab1_instruction_tuning": {
+        "test_format_prompt",
+        "test_completion_only_labels",
+        "test_matches_trl",
+        "test_trainer",
+        "test_extract_response",
+        "test_load_tuned_model",
+    },
+    "lab2_reward_modeling": {
+        "test_format_conversation",
+        "test_split_by_prompt",
+        "test_bradley_terry_loss",
+        "test_matches_trl",
+        "test_trainer",
+        "test_pairwise_accuracy",
+        "test_score",
+    },
+}
+
+
 def test_autograde_gives_the_solution_full_marks_and_the_release_zero(tmp_path: Path) -> None:
     submissions = {
         "solver": {lab: solution_path(lab) for lab in LABS},
@@ -120,11 +150,6 @@ def test_autograde_gives_the_solution_full_marks_and_the_release_zero(tmp_path: 
     assert solver and len(solver) == len(untouched)
     assert all(g.score == g.max_score > 0 for g in solver), [g for g in solver if g.score != g.max_score]
     assert all(g.score == 0 for g in untouched), [g for g in untouched if g.score]
-    assert {g.cell for g in solver if g.lab == "lab1_instruction_tuning"} == {
-        "test_format_prompt",
-        "test_completion_only_labels",
-        "test_matches_trl",
-        "test_trainer",
-        "test_extract_response",
-        "test_load_tuned_model",
-    }
+    assert set(LABS) == set(GRADED_CELLS)
+    for lab, cells in GRADED_CELLS.items():
+        assert {g.cell for g in solver if g.lab == lab} == cells, lab
