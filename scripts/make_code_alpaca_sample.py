@@ -34,11 +34,12 @@ depends only on ``seed``: running it twice gives byte-identical files.
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from jsonl import write_jsonl
 
 # (instruction, input, output) -- one candidate row before it becomes a dict.
 Candidate = tuple[str, str, str]
@@ -1021,12 +1022,7 @@ def make_rows(n_rows: int = 400, seed: int = 0) -> list[dict[str, str]]:
 
 def main() -> None:
     """Write the default sample to ``course_utils/assets/datasets/code_alpaca/``."""
-    rows = make_rows()
-    OUTPUT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with OUTPUT_PATH.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"Wrote {len(rows)} rows to {OUTPUT_PATH}")
+    write_jsonl(make_rows(), OUTPUT_PATH)
 
 
 if __name__ == "__main__":

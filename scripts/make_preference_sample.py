@@ -29,9 +29,10 @@ on the seed.
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
+
+from jsonl import write_jsonl
 
 OUTPUT_PATH = (
     Path(__file__).resolve().parents[1]
@@ -207,12 +208,7 @@ def pretraining_documents(seed: int = 1, answers_per_prompt: int = 3) -> list[st
 
 def main() -> None:
     """Write the default sample to ``course_utils/assets/datasets/instruct_pairwise/``."""
-    rows = make_rows()
-    OUTPUT_PATH.parent.mkdir(parents=True, exist_ok=True)
-    with OUTPUT_PATH.open("w", encoding="utf-8", newline="\n") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    print(f"Wrote {len(rows)} rows to {OUTPUT_PATH}")
+    write_jsonl(make_rows(), OUTPUT_PATH)
 
 
 if __name__ == "__main__":
