@@ -1,0 +1,318 @@
+"""PPO for causal language models: the classic ``step(queries, responses, scores)`` loop, small and readable.
+
+One PPO step, given a batch of queries, the policy's sampled responses and a reward-model score for each:
+
+1. **Rollout statistics** (no gradients): the policy's log-probs and values and the frozen reference model's
+   log-probs of every response token.
+2. **Rewards per token**: a KL penalty ``-kl_coef * kl_t`` on each response token, plus the score on the last one.
+3. **Advantages**: generalised advantage estimation (GAE) over the response, then whitened.
+4. **Optimisation**: ``ppo_epochs`` passes over shuffled mini-batches, minimising the clipped policy loss plus
+   ``vf_coef`` times the clipped value loss.
+5. **KL control**: the KL coefficient adapts towards a target KL (or stays fixed).
+
+The per-token rewards, the advantages and the policy loss are pluggable callables (defaulting to
+``course_utils.ppo_math``), so a learner's own functions can drive training. The model runs through
+``accelerate``: the same code trains on a CPU, a GPU, or several GPUs under ``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from accelerate import Accelerator
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .kl_control import AdaptiveKLController, FixedKLController
+from .length_sampler import LengthSampler
+from .ppo_math import (
+    KL_PENALTIES,
+    clipped_policy_loss,
+    clipped_value_loss,
+    entropy_from_logits,
+    gae_advantages,
+    kl_penalised_rewards,
+    kl_penalty,
+    logprobs_from_logits,
+    masked_mean,
+    masked_var,
+    masked_whiten,
+    policy_stats,
+)
+from .value_head import CausalLMWithValueHead
+
+RewardsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+AdvantagesFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, float], tuple[torch.Tensor, torch.Tensor]]
+PolicyLossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+
+
+@dataclass
+class PPOConfig:
+    """PPO hyperparameters; the defaults are the classic ones (TRL <= 0.11, after Ziegler et al. 2019)."""
+
+    learning_rate: float = 1.41e-5
+    batch_size: int = 128  # samples per step
+    mini_batch_size: int = 128  # samples per optimiser update
+    ppo_epochs: int = 4  # passes over each batch
+    init_kl_coef: float = 0.2
+    adap_kl_ctrl: bool = True  # adapt the KL coefficient towards `target`, or keep it fixed
+    target: float = 6.0  # target KL (per sequence) of the adaptive controller
+    horizon: float = 10000  # samples over which the controller adapts
+    kl_penalty: str = "kl"  # "kl", "abs", "mse" or "full"
+    gamma: float = 1.0  # discount
+    lam: float = 0.95  # GAE lambda
+    cliprange: float = 0.2  # policy ratio clip
+    cliprange_value: float = 0.2  # value clip
+    vf_coef: float = 0.1  # weight of the value loss
+    ratio_threshold: float = 10.0  # skip a mini-batch whose mean ratio exceeds this (a diverged update)
+    max_grad_norm: float | None = None  # gradient clipping, off as in the classic recipe
+    mixed_precision: str = "no"  # "fp16" on a T4, "bf16" on newer GPUs
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.kl_penalty not in KL_PENALTIES:
+            raise ValueError(f"kl_penalty must be one of {', '.join(KL_PENALTIES)}, got {self.kl_penalty!r}.")
+        if self.batch_size < 1 or self.mini_batch_size < 1 or self.batch_size % self.mini_batch_size:
+            raise ValueError(
+                f"batch_size ({self.batch_size}) must be a positive multiple of mini_batch_size "
+                f"({self.mini_batch_size})."
+            )
+        if self.ppo_epochs < 1:
+            raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}.")
+
+
+@dataclass
+class PackedBatch:
+    """Queries and responses joined and right-padded into one tensor, with the response mask aligned for PPO."""
+
+    input_ids: torch.Tensor  # (batch, tokens)
+    attention_mask: torch.Tensor  # (batch, tokens)
+    mask: torch.Tensor  # (batch, tokens - 1): 1 where the *predicted* token is a response token
+
+
+def pack_batch(queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], pad_token_id: int) -> PackedBatch:
+    """Join each query with its response, right-pad the rows, and mark the response tokens.
+
+    Right padding keeps every row's positions starting at 0. Position ``t`` of ``mask`` refers to predicting token
+    ``t + 1``, so a response occupying tokens ``[q, q + r)`` is masked in at positions ``[q - 1, q + r - 1)``.
+    """
+    if len(queries) != len(responses) or not queries:
+        raise ValueError(f"Need as many responses as queries, at least one ({len(queries)} vs {len(responses)}).")
+    rows = [torch.cat([query, response]) for query, response in zip(queries, responses, strict=True)]
+    length = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), length), pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
+    mask = torch.zeros((len(rows), length - 1))
+    for i, (row, query, response) in enumerate(zip(rows, queries, responses, strict=True)):
+        if len(query) == 0 or len(response) == 0:
+            raise ValueError(f"Row {i}: queries and responses need at least one token each.")
+        input_ids[i, : len(row)] = row
+        attention_mask[i, : len(row)] = 1
+        mask[i, len(query) - 1 : len(row) - 1] = 1
+    return PackedBatch(input_ids, attention_mask, mask)
+
+
+class PPOTrainer:
+    """Classic PPO on a causal LM with a value head, against a frozen reference model.
+
+    ``ref_model=None`` takes a frozen copy of the policy as it is now. Dropout is switched off in both models so
+    that, before the first update, the new and old log-probs are identical (ratio exactly 1).
+    """
+
+    def __init__(
+        self,
+        config: PPOConfig,
+        model: CausalLMWithValueHead,
+        tokenizer: PreTrainedTokenizerBase,
+        ref_model: PreTrainedModel | None = None,
+        rewards_fn: RewardsFn = kl_penalised_rewards,
+        advantages_fn: AdvantagesFn = gae_advantages,
+        policy_loss_fn: PolicyLossFn = clipped_policy_loss,
+    ) -> None:
+        self.config = config
+        self.tokenizer = tokenizer
+        self.rewards_fn, self.advantages_fn, self.policy_loss_fn = rewards_fn, advantages_fn, policy_loss_fn
+        self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
+        self.generator = torch.Generator().manual_seed(config.seed)
+        if ref_model is None:
+            ref_model = copy.deepcopy(model.policy)
+        for network in (model, ref_model):
+            _disable_dropout(network)
+        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
+        self.ref_model = ref_model.to(self.accelerator.device).eval().requires_grad_(False)
+        self.kl_ctl = (
+            AdaptiveKLController(config.init_kl_coef, config.target, config.horizon)
+            if config.adap_kl_ctrl
+            else FixedKLController(config.init_kl_coef)
+        )
+
+    @property
+    def policy(self) -> CausalLMWithValueHead:
+        """The model being trained, unwrapped from any distributed wrapper."""
+        return self.accelerator.unwrap_model(self.model)
+
+    @torch.no_grad()
+    def generate(
+        self,
+        queries: Sequence[torch.Tensor],
+        length_sampler: LengthSampler | None = None,
+        batch_size: int = 16,
+        **generation_kwargs,
+    ) -> list[torch.Tensor]:
+        """Sample a response to each query (token ids, prompt not included), in left-padded batches.
+
+        With a ``length_sampler``, each batch draws its ``max_new_tokens`` from it. A response stops after its
+        first end-of-sequence token, which it keeps.
+        """
+        policy = self.policy
+        eos = self.tokenizer.eos_token_id
+        responses = []
+        for start in range(0, len(queries), batch_size):
+            chunk = [{"input_ids": query.tolist()} for query in queries[start : start + batch_size]]
+            batch = self.tokenizer.pad(chunk, padding_side="left", return_tensors="pt").to(self.accelerator.device)
+            kwargs = {"pad_token_id": self.tokenizer.pad_token_id, **generation_kwargs}
+            if length_sampler is not None:
+                kwargs["max_new_tokens"] = length_sampler()
+            output = policy.generate(**batch, **kwargs)[:, batch["input_ids"].shape[1] :]
+            for row in output:
+                ends = (row == eos).nonzero()
+                responses.append(row[: ends[0].item() + 1] if len(ends) else row)
+        return responses
+
+    def step(
+        self, queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], scores: Sequence[float] | torch.Tensor
+    ) -> dict[str, float]:
+        """One PPO step on a batch of ``config.batch_size`` samples; returns the classic statistics."""
+        config = self.config
+        if not len(queries) == len(responses) == len(scores) == config.batch_size:
+            raise ValueError(
+                f"step() needs batch_size={config.batch_size} queries, responses and scores; "
+                f"got {len(queries)}, {len(responses)} and {len(scores)}."
+            )
+        started = time.perf_counter()
+        device = self.accelerator.device
+        scores = torch.as_tensor(scores, dtype=torch.float32).reshape(-1).to(device)
+        batch = pack_batch(queries, responses, self.tokenizer.pad_token_id)
+        input_ids, attention_mask, mask = (t.to(device) for t in (batch.input_ids, batch.attention_mask, batch.mask))
+
+        # 1-3. Rollout statistics, per-token rewards and advantages: fixed for the whole optimisation.
+        with torch.no_grad():
+            logits, values = self._policy_forward(input_ids, attention_mask)
+            old_logprobs = logprobs_from_logits(logits, input_ids[:, 1:])
+            ref_logits = self._reference_logits(input_ids, attention_mask)
+            ref_logprobs = logprobs_from_logits(ref_logits, input_ids[:, 1:])
+            kl = kl_penalty(old_logprobs, ref_logprobs, config.kl_penalty, logits, ref_logits)
+            del logits, ref_logits
+            kl_coef = self.kl_ctl.value
+            rewards = self.rewards_fn(scores, kl, mask, kl_coef)
+            advantages, returns = self.advantages_fn(rewards, values, mask, config.gamma, config.lam)
+            advantages = masked_whiten(advantages, mask)
+
+        # 4. Optimisation over shuffled mini-batches.
+        train_stats: dict[str, list[float]] = defaultdict(list)
+        for _ in range(config.ppo_epochs):
+            order = torch.randperm(config.batch_size, generator=self.generator)
+            for start in range(0, config.batch_size, config.mini_batch_size):
+                rows = order[start : start + config.mini_batch_size].to(device)
+                stats = self._train_minibatch(
+                    input_ids[rows],
+                    attention_mask[rows],
+                    mask[rows],
+                    old_logprobs[rows],
+                    values[rows],
+                    advantages[rows],
+                    returns[rows],
+                )
+                for key, value in stats.items():
+                    train_stats[key].append(value)
+
+        # 5. KL control, on the KL of the rollout (summed over each response, averaged over the batch).
+        kl_per_sequence = (kl * mask).sum(1)
+        mean_kl = self._mean(kl_per_sequence)
+        self.kl_ctl.update(mean_kl, config.batch_size * self.accelerator.num_processes)
+
+        non_score_rewards = -kl_coef * kl * mask
+        stats = {
+            "objective/kl": mean_kl,
+            "objective/kl_coef": kl_coef,
+            "objective/entropy": self._mean((-old_logprobs * mask).sum(1)),
+            "ppo/mean_non_score_reward": self._mean(non_score_rewards.sum(1)),
+            "ppo/mean_scores": self._mean(scores),
+            "ppo/returns/mean": masked_mean(returns, mask).item(),
+            "ppo/returns/var": masked_var(returns, mask).item(),
+            "ppo/val/mean": masked_mean(values, mask).item(),
+            "ppo/val/var": masked_var(values, mask).item(),
+            "env/reward_mean": self._mean(scores),
+            "env/reward_std": self.accelerator.gather(scores).std().item() if len(scores) > 1 else 0.0,
+            "tokens/queries_len_mean": float(sum(len(q) for q in queries) / len(queries)),
+            "tokens/responses_len_mean": float(sum(len(r) for r in responses) / len(responses)),
+        }
+        stats.update({key: sum(values) / len(values) for key, values in train_stats.items()})
+        stats["time/ppo/total"] = time.perf_counter() - started
+        return stats
+
+    def _train_minibatch(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        mask: torch.Tensor,
+        old_logprobs: torch.Tensor,
+        old_values: torch.Tensor,
+        advantages: torch.Tensor,
+        returns: torch.Tensor,
+    ) -> dict[str, float]:
+        config = self.config
+        logits, values = self._policy_forward(input_ids, attention_mask)
+        logprobs = logprobs_from_logits(logits, input_ids[:, 1:])
+        policy_loss = self.policy_loss_fn(logprobs, old_logprobs, advantages, mask, config.cliprange)
+        value_loss, value_clipfrac = clipped_value_loss(values, old_values, returns, mask, config.cliprange_value)
+        loss = policy_loss + config.vf_coef * value_loss
+        moved = policy_stats(logprobs.detach(), old_logprobs, advantages, mask, config.cliprange)
+        skipped = moved["ratio"].item() > config.ratio_threshold
+        if not skipped:  # a mini-batch whose ratio exploded would wreck the policy: leave it out
+            self.accelerator.backward(loss)
+            if config.max_grad_norm is not None:
+                self.accelerator.clip_grad_norm_(self.model.parameters(), config.max_grad_norm)
+            self.optimizer.step()
+        self.optimizer.zero_grad()
+        return {
+            "ppo/loss/policy": policy_loss.item(),
+            "ppo/loss/value": value_loss.item(),
+            "ppo/loss/total": loss.item(),
+            "ppo/policy/entropy": masked_mean(entropy_from_logits(logits.detach()), mask).item(),
+            "ppo/policy/approxkl": moved["approxkl"].item(),
+            "ppo/policy/clipfrac": moved["clipfrac"].item(),
+            "ppo/policy/ratio": moved["ratio"].item(),
+            "ppo/policy/skipped": float(skipped),
+            "ppo/val/vpred": masked_mean(values.detach(), mask).item(),
+            "ppo/val/error": masked_mean((values.detach() - returns).square(), mask).item(),
+            "ppo/val/clipfrac": value_clipfrac.item(),
+        }
+
+    def _policy_forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and values aligned on the predicted token (the last position predicts nothing)."""
+        with self.accelerator.autocast():
+            logits, values = self.model(input_ids, attention_mask)
+        return logits[:, :-1].float(), values[:, :-1].float()
+
+    def _reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        with self.accelerator.autocast():
+            logits = self.ref_model(input_ids=input_ids, attention_mask=attention_mask).logits
+        return logits[:, :-1].float()
+
+    def _mean(self, values: torch.Tensor) -> float:
+        """The mean over the whole batch, across processes."""
+        return self.accelerator.gather(values).float().mean().item()
+
+
+def _disable_dropout(model: torch.nn.Module) -> None:
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
