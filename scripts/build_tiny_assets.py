@@ -12,20 +12,28 @@ What it builds:
   with ``</s>``. It is pretrained briefly on *plain* text from the training split (instructions and answers as
   separate documents, never in the prompt template, never a held-out row), so it writes code-like text but has not
   learned to follow instructions: that is Lab 1's job.
+- ``datasets/imdb/``: our synthetic movie reviews (see ``make_review_sample.py``).
 - ``models/gpt2-tiny/``: a GPT-2-style causal LM with GPT-2's kind of tokenizer, pretrained on plain questions and
   answers of every quality from the preference world, with no preference labels: Labs 2 and 4 teach preferences.
+- ``models/gpt2-imdb-tiny/``: the same architecture pretrained on the training reviews, positive and negative alike
+  (Lab 3's policy, as lvwerra/gpt2-imdb is gpt2 tuned on IMDB).
+- ``models/distilbert-imdb-tiny/``: a DistilBERT-style sentiment classifier trained on the training reviews, prefixes
+  of them and their opinion sentences (Lab 3's reward, as lvwerra/distilbert-imdb).
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
     GPT2Config,
     GPT2LMHeadModel,
     OPTConfig,
@@ -38,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_code_alpaca_sample import main as write_code_alpaca_sample  # noqa: E402
 from make_preference_sample import main as write_preference_sample  # noqa: E402
 from make_preference_sample import pretraining_documents as preference_documents  # noqa: E402
+from make_review_sample import main as write_review_sample  # noqa: E402
+from make_review_sample import opinion_sentences  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 SEED = 0
@@ -77,6 +87,38 @@ def gpt2_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
     """GPT-2's kind of tokenizer: one special token, ``<|endoftext|>``, and no padding token."""
     bpe = train_bpe(texts, [ENDOFTEXT])
     return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=ENDOFTEXT, eos_token=ENDOFTEXT, unk_token=ENDOFTEXT)
+
+
+def bert_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
+    """BERT's kind of tokenizer (DistilBERT's too): lower-cased WordPiece, ``[CLS] text [SEP]``.
+
+    The vocabulary is every word of ``texts`` (our reviews use a few hundred) plus single characters as a fallback,
+    in sorted order. (``tokenizers``' WordPiece trainer breaks ties differently from run to run; this does not.)
+    """
+    normalizer, pre_tokenizer = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    words = sorted(
+        {word for text in texts for word, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text))}
+    )
+    characters = sorted({character for word in words for character in word})
+    special_tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab = special_tokens + characters + [f"##{c}" for c in characters] + [w for w in words if len(w) > 1]
+    wordpiece = Tokenizer(models.WordPiece(vocab={token: i for i, token in enumerate(vocab)}, unk_token="[UNK]"))
+    wordpiece.normalizer = normalizer
+    wordpiece.pre_tokenizer = pre_tokenizer
+    wordpiece.decoder = decoders.WordPiece()
+    cls, sep = wordpiece.token_to_id("[CLS]"), wordpiece.token_to_id("[SEP]")
+    wordpiece.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=wordpiece,
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        model_input_names=["input_ids", "attention_mask"],  # DistilBERT takes no token type ids
+    )
 
 
 def token_stream(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str]) -> torch.Tensor:
@@ -132,6 +174,11 @@ def pretrain_and_save(
     """Pretrain ``model`` on ``documents`` and save it with its tokenizer as ``models/<name>``."""
     losses = pretrain(model, token_stream(tokenizer, documents), steps=steps)
     print(f"{name}: {model.num_parameters():,} parameters, pretraining loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    save_model(name, model, tokenizer)
+
+
+def save_model(name: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast) -> None:
+    """Save ``model`` and its tokenizer as the packaged asset ``models/<name>``."""
     target = ASSETS / "models" / name
     model.save_pretrained(target)
     tokenizer.model_max_length = CONTEXT_LENGTH
@@ -158,8 +205,8 @@ def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str],
     pretrain_and_save("opt-tiny", OPTForCausalLM(config), tokenizer, documents, steps)
 
 
-def build_gpt2_tiny(documents: Sequence[str], steps: int = 500) -> None:
-    """The GPT-2-style tiny model (the backbone of Labs 2 and 4), with GPT-2's kind of tokenizer.
+def build_gpt2_tiny(name: str, documents: Sequence[str], steps: int = 500) -> None:
+    """A GPT-2-style tiny causal LM with GPT-2's kind of tokenizer, both trained on ``documents``.
 
     Like gpt2 on the Hub it is a plain causal LM: Lab 2 loads it as a sequence classifier, which adds a freshly
     initialised scalar head, exactly as it does with gpt2.
@@ -178,7 +225,57 @@ def build_gpt2_tiny(documents: Sequence[str], steps: int = 500) -> None:
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    pretrain_and_save("gpt2-tiny", GPT2LMHeadModel(config), tokenizer, documents, steps)
+    pretrain_and_save(name, GPT2LMHeadModel(config), tokenizer, documents, steps)
+
+
+def review_fragments(rows: Sequence[dict], seed: int = SEED) -> list[tuple[str, int]]:
+    """A random word prefix (5 to 25 words) of each review, with the review's label.
+
+    PPO scores short texts (a query and a response of a few tokens); these teach the classifier to score such
+    fragments, and to stay near 0 when a fragment says nothing about sentiment yet.
+    """
+    rng = random.Random(seed)
+    fragments = []
+    for row in rows:
+        words = row["text"].split()
+        fragments.append((" ".join(words[: rng.randint(5, min(25, len(words)))]), row["label"]))
+    return fragments
+
+
+def build_sentiment_classifier(rows: Sequence[dict], steps: int = 800, batch_size: int = 32) -> None:
+    """A DistilBERT-style tiny sentiment classifier (labels NEGATIVE / POSITIVE, as lvwerra/distilbert-imdb)."""
+    torch.manual_seed(SEED)
+    examples = [(row["text"], row["label"]) for row in rows] + review_fragments(rows) + opinion_sentences()
+    tokenizer = bert_tokenizer([text for text, _ in examples])
+    config = DistilBertConfig(
+        vocab_size=len(tokenizer),
+        dim=64,
+        n_layers=2,
+        n_heads=2,
+        hidden_dim=256,
+        max_position_embeddings=CONTEXT_LENGTH,
+        dropout=0.0,
+        attention_dropout=0.0,
+        seq_classif_dropout=0.0,
+        pad_token_id=tokenizer.pad_token_id,
+        id2label={0: "NEGATIVE", 1: "POSITIVE"},
+        label2id={"NEGATIVE": 0, "POSITIVE": 1},
+    )
+    model = DistilBertForSequenceClassification(config)
+    generator = torch.Generator().manual_seed(SEED)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.01)
+    model.train()
+    losses = []
+    for _ in range(steps):
+        picked = [examples[i] for i in torch.randint(0, len(examples), (batch_size,), generator=generator).tolist()]
+        batch = tokenizer([text for text, _ in picked], padding=True, return_tensors="pt")
+        loss = model(**batch, labels=torch.tensor([label for _, label in picked])).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    print(f"distilbert-imdb-tiny: {model.num_parameters():,} parameters, loss {losses[0]:.2f} -> {losses[-1]:.2f}")
+    save_model("distilbert-imdb-tiny", model, tokenizer)
 
 
 def main() -> None:
@@ -188,7 +285,11 @@ def main() -> None:
     documents = plain_documents(rows)
     build_opt_tiny(opt_tokenizer(documents), documents)
     write_preference_sample()
-    build_gpt2_tiny(preference_documents())
+    build_gpt2_tiny("gpt2-tiny", preference_documents())
+    write_review_sample()
+    reviews = [json.loads(line) for line in (ASSETS / "datasets" / "imdb" / "train.jsonl").read_text().splitlines()]
+    build_gpt2_tiny("gpt2-imdb-tiny", [row["text"] for row in reviews])
+    build_sentiment_classifier(reviews)
     sizes = {str(p.relative_to(ASSETS)): p.stat().st_size for p in sorted(ASSETS.rglob("*")) if p.is_file()}
     print(json.dumps(sizes, indent=1))
     print(f"total {sum(sizes.values()) / 1e6:.2f} MB in {ASSETS}")
