@@ -8,12 +8,15 @@ from transformers import (
     AutoModelForCausalLM,
     AutoModelForSequenceClassification,
     AutoTokenizer,
+    Pipeline,
     PreTrainedModel,
     PreTrainedTokenizerBase,
+    pipeline,
 )
 
 from .profiles import Profile
 from .sources import resolve
+from .value_head import CausalLMWithValueHead
 
 HELD_OUT_FRACTION = 0.2
 SPLIT_SEED = 42
@@ -76,3 +79,30 @@ def load_instruct_pairs(profile: Profile) -> Dataset:
     The Hub dataset has no held-out split; Lab 2 makes one itself, by prompt.
     """
     return load_dataset(resolve("instruct_pairwise", profile), split="train")
+
+
+def load_ppo_policy(profile: Profile) -> tuple[CausalLMWithValueHead, PreTrainedTokenizerBase]:
+    """Lab 3's policy: lvwerra/gpt2-imdb (gpt2 tuned on IMDB reviews) or the packaged tiny one, with a value head."""
+    source = resolve("ppo_policy", profile)
+    model = CausalLMWithValueHead.from_pretrained(source, dtype=torch.float32).to(profile.device)
+    return model, load_tokenizer(source)
+
+
+def load_sentiment_pipeline(profile: Profile) -> Pipeline:
+    """Lab 3's reward model: lvwerra/distilbert-imdb (or the packaged tiny one) as a sentiment-analysis pipeline.
+
+    ``top_k=None`` returns the score of *every* label, and ``function_to_apply="none"`` returns raw logits instead of
+    probabilities: a logit keeps growing as a text gets more positive, where a probability saturates at 1.
+    """
+    return pipeline(
+        "sentiment-analysis",
+        model=resolve("sentiment_model", profile),
+        top_k=None,
+        function_to_apply="none",
+        device=profile.device,
+    )
+
+
+def load_imdb(profile: Profile, split: str = "train") -> Dataset:
+    """IMDB movie reviews (text / label, 0 negative and 1 positive): stanfordnlp/imdb or our packaged sample."""
+    return load_dataset(resolve("imdb", profile), split=split)

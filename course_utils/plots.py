@@ -79,3 +79,24 @@ def plot_reward_distributions(
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+def plot_ppo_history(history: Sequence[dict[str, float]], title: str = "PPO training") -> Figure:
+    """Mean reward, KL to the reference and the KL coefficient at each PPO step (``PPOTrainer.step`` statistics)."""
+    if not history:
+        raise ValueError("history is empty: run at least one PPO step.")
+    panels = (
+        ("env/reward_mean", "mean reward"),
+        ("objective/kl", "KL to the reference (per response)"),
+        ("objective/kl_coef", "KL coefficient"),
+    )
+    figure, axes_row = plt.subplots(1, len(panels), figsize=(15, 3.5))
+    steps = list(range(1, len(history) + 1))
+    for axes, (key, label) in zip(axes_row, panels, strict=True):
+        axes.plot(steps, [stats[key] for stats in history], "-o", markersize=3)
+        axes.set_xlabel("PPO step")
+        axes.set_ylabel(label)
+        axes.grid(alpha=0.3)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

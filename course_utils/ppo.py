@@ -116,6 +116,35 @@ def pack_batch(queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor
     return PackedBatch(input_ids, attention_mask, mask)
 
 
+@torch.no_grad()
+def sample_responses(
+    model: PreTrainedModel | CausalLMWithValueHead,
+    tokenizer: PreTrainedTokenizerBase,
+    queries: Sequence[torch.Tensor],
+    length_sampler: LengthSampler | None = None,
+    batch_size: int = 16,
+    **generation_kwargs,
+) -> list[torch.Tensor]:
+    """A response to each query (token ids, the query not included), generated in left-padded batches.
+
+    With a ``length_sampler``, each batch draws its ``max_new_tokens`` from it. A response stops after its first
+    end-of-sequence token, which it keeps.
+    """
+    eos = tokenizer.eos_token_id
+    responses = []
+    for start in range(0, len(queries), batch_size):
+        chunk = [{"input_ids": query.tolist()} for query in queries[start : start + batch_size]]
+        batch = tokenizer.pad(chunk, padding_side="left", return_tensors="pt").to(model.device)
+        kwargs = {"pad_token_id": tokenizer.pad_token_id, **generation_kwargs}
+        if length_sampler is not None:
+            kwargs["max_new_tokens"] = length_sampler()
+        output = model.generate(**batch, **kwargs)[:, batch["input_ids"].shape[1] :]
+        for row in output.cpu():
+            ends = (row == eos).nonzero()
+            responses.append(row[: ends[0].item() + 1] if len(ends) else row)
+    return responses
+
+
 class PPOTrainer:
     """Classic PPO on a causal LM with a value head, against a frozen reference model.
 
@@ -156,7 +185,6 @@ class PPOTrainer:
         """The model being trained, unwrapped from any distributed wrapper."""
         return self.accelerator.unwrap_model(self.model)
 
-    @torch.no_grad()
     def generate(
         self,
         queries: Sequence[torch.Tensor],
@@ -164,25 +192,8 @@ class PPOTrainer:
         batch_size: int = 16,
         **generation_kwargs,
     ) -> list[torch.Tensor]:
-        """Sample a response to each query (token ids, prompt not included), in left-padded batches.
-
-        With a ``length_sampler``, each batch draws its ``max_new_tokens`` from it. A response stops after its
-        first end-of-sequence token, which it keeps.
-        """
-        policy = self.policy
-        eos = self.tokenizer.eos_token_id
-        responses = []
-        for start in range(0, len(queries), batch_size):
-            chunk = [{"input_ids": query.tolist()} for query in queries[start : start + batch_size]]
-            batch = self.tokenizer.pad(chunk, padding_side="left", return_tensors="pt").to(self.accelerator.device)
-            kwargs = {"pad_token_id": self.tokenizer.pad_token_id, **generation_kwargs}
-            if length_sampler is not None:
-                kwargs["max_new_tokens"] = length_sampler()
-            output = policy.generate(**batch, **kwargs)[:, batch["input_ids"].shape[1] :]
-            for row in output:
-                ends = (row == eos).nonzero()
-                responses.append(row[: ends[0].item() + 1] if len(ends) else row)
-        return responses
+        """The policy's responses to ``queries``: see ``sample_responses``."""
+        return sample_responses(self.policy, self.tokenizer, queries, length_sampler, batch_size, **generation_kwargs)
 
     def step(
         self, queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], scores: Sequence[float] | torch.Tensor

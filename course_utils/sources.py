@@ -33,6 +33,9 @@ ROLES: dict[str, Role] = {
     "instruct_pairwise": Role(
         hub_id="Dahoas/synthetic-instruct-gptj-pairwise", tiny_asset=("datasets", "instruct_pairwise")
     ),
+    "ppo_policy": Role(hub_id="lvwerra/gpt2-imdb", tiny_asset=("models", "gpt2-imdb-tiny")),
+    "sentiment_model": Role(hub_id="lvwerra/distilbert-imdb", tiny_asset=("models", "distilbert-imdb-tiny")),
+    "imdb": Role(hub_id="stanfordnlp/imdb", tiny_asset=("datasets", "imdb")),
 }
 
 

@@ -9,6 +9,13 @@ import torch
 from .profiles import Profile
 
 
+def mixed_precision(profile: Profile) -> str:
+    """``"bf16"`` where the GPU has it, ``"fp16"`` on other GPUs (a T4), ``"no"`` on a CPU."""
+    if profile.device != "cuda":
+        return "no"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
 def trainer_kwargs(profile: Profile) -> dict[str, Any]:
     """Keyword arguments for any TRL config (``SFTConfig``, ``RewardConfig``, ``DPOConfig``) in this profile.
 
@@ -16,11 +23,11 @@ def trainer_kwargs(profile: Profile) -> dict[str, Any]:
     - No activation checkpointing: our models are small enough, and it slows a CPU down.
     - No checkpoints written, no experiment trackers, and no progress bars while grading.
     """
+    precision = mixed_precision(profile)
     on_gpu = profile.device == "cuda"
-    bf16 = on_gpu and torch.cuda.is_bf16_supported()
     return {
-        "bf16": bf16,
-        "fp16": on_gpu and not bf16,
+        "bf16": precision == "bf16",
+        "fp16": precision == "fp16",
         "use_cpu": not on_gpu,
         "activation_checkpointing": False,
         "report_to": "none",

@@ -7,7 +7,13 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from course_utils.plots import history_series, plot_history, plot_loss, plot_reward_distributions  # noqa: E402
+from course_utils.plots import (
+    history_series,
+    plot_history,
+    plot_loss,
+    plot_ppo_history,
+    plot_reward_distributions,
+)  # noqa: E402
 
 # What Trainer.state.log_history looks like: training logs, evaluation logs and a final summary entry.
 HISTORY = [
@@ -125,3 +131,23 @@ def test_plot_reward_distributions_rejects_mismatched_rewards():
         plot_reward_distributions(torch.zeros(3), torch.zeros(2))
     with pytest.raises(ValueError, match="same non-zero length"):
         plot_reward_distributions(torch.zeros(0), torch.zeros(0))
+
+
+def test_plot_ppo_history_draws_reward_kl_and_coefficient_per_step():
+    history = [
+        {"env/reward_mean": 0.1, "objective/kl": 0.0, "objective/kl_coef": 0.2},
+        {"env/reward_mean": 1.5, "objective/kl": 2.0, "objective/kl_coef": 0.19},
+    ]
+    figure = plot_ppo_history(history, title="Lab 3")
+    reward, kl, coef = figure.axes
+    assert figure._suptitle.get_text() == "Lab 3"
+    assert list(reward.lines[0].get_xdata()) == [1, 2]
+    assert list(reward.lines[0].get_ydata()) == [0.1, 1.5]
+    assert list(kl.lines[0].get_ydata()) == [0.0, 2.0]
+    assert list(coef.lines[0].get_ydata()) == [0.2, 0.19]
+    assert [axes.get_xlabel() for axes in figure.axes] == ["PPO step"] * 3
+
+
+def test_plot_ppo_history_needs_a_step():
+    with pytest.raises(ValueError, match="at least one PPO step"):
+        plot_ppo_history([])

@@ -39,3 +39,11 @@ def test_report_result_empty_report_dir_writes_nothing(monkeypatch, tmp_path, ca
     monkeypatch.chdir(tmp_path)
     assert report_result("lab1", "BLEU", 1.0, 2.5) == "lab1: BLEU 1.00 -> 2.50"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_result_saves_details_without_printing_them(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_REPORT_DIR", str(tmp_path))
+    line = report_result("lab3", "reward", 0.5, 2.0, final_kl=6.25)
+    assert line == "lab3: reward 0.50 -> 2.00"
+    assert "6.25" not in capsys.readouterr().out
+    assert json.loads((tmp_path / "lab3.json").read_text())["final_kl"] == 6.25

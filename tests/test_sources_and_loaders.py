@@ -7,7 +7,15 @@ import torch
 from datasets import Dataset
 
 from course_utils.assets import asset_path
-from course_utils.loaders import load_code_alpaca, load_instruct_pairs, load_reward_model, load_sft_model
+from course_utils.loaders import (
+    load_code_alpaca,
+    load_imdb,
+    load_instruct_pairs,
+    load_ppo_policy,
+    load_reward_model,
+    load_sentiment_pipeline,
+    load_sft_model,
+)
 from course_utils.profiles import Profile
 from course_utils.sources import ROLES, resolve
 
@@ -71,7 +79,7 @@ def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path)
 
 @pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
 def test_resolve_unknown_role_raises_key_error(profile):
-    with pytest.raises(KeyError, match="code_alpaca, instruct_pairwise, reward_model, sft_model"):
+    with pytest.raises(KeyError, match="code_alpaca, imdb, instruct_pairwise, ppo_policy, reward_model"):
         resolve("policy", profile)
 
 
@@ -81,6 +89,9 @@ def test_roles_hub_ids():
         "code_alpaca": "sahil2801/CodeAlpaca-20k",
         "reward_model": "gpt2",
         "instruct_pairwise": "Dahoas/synthetic-instruct-gptj-pairwise",
+        "ppo_policy": "lvwerra/gpt2-imdb",
+        "sentiment_model": "lvwerra/distilbert-imdb",
+        "imdb": "stanfordnlp/imdb",
     }
 
 
@@ -93,6 +104,10 @@ MIRROR_ROWS = [
 # Real rows can carry stray whitespace; the loader strips it (leading spaces would hide the response template).
 MIRROR_ROWS[3] = {"instruction": " Task number 3.\n", "input": "", "output": "    result 3\n"}
 STRIPPED_ROWS = [{key: value.strip() for key, value in row.items()} for row in MIRROR_ROWS]
+MIRROR_REVIEWS = {
+    split: [{"text": f"{split} review {i}", "label": i % 2} for i in range(4)]
+    for split in ("train", "test", "unsupervised")
+}
 MIRROR_PAIRS = [{"prompt": f"Question {i}?", "chosen": f"A good answer {i}.", "rejected": "No."} for i in range(6)]
 
 
@@ -110,6 +125,13 @@ def hub_mirror(tmp_path_factory) -> Path:
     pairs_dir = mirror / "Dahoas" / "synthetic-instruct-gptj-pairwise" / "data"
     pairs_dir.mkdir(parents=True)
     Dataset.from_list(MIRROR_PAIRS).to_parquet(pairs_dir / "train-00000-of-00001.parquet")
+    shutil.copytree(asset_path("models", "gpt2-imdb-tiny"), mirror / "lvwerra" / "gpt2-imdb")
+    shutil.copytree(asset_path("models", "distilbert-imdb-tiny"), mirror / "lvwerra" / "distilbert-imdb")
+    # stanfordnlp/imdb keeps one parquet shard per split under plain_text/.
+    imdb_dir = mirror / "stanfordnlp" / "imdb" / "plain_text"
+    imdb_dir.mkdir(parents=True)
+    for split, rows in MIRROR_REVIEWS.items():
+        Dataset.from_list(rows).to_parquet(imdb_dir / f"{split}-00000-of-00001.parquet")
     return mirror
 
 
@@ -147,6 +169,14 @@ def test_full_profile_loads_the_reward_model_from_the_mirror(monkeypatch, hub_mi
 def test_full_profile_loads_the_pairs_from_the_mirror(monkeypatch, hub_mirror):
     monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
     assert list(load_instruct_pairs(FULL)) == MIRROR_PAIRS
+
+
+def test_full_profile_loads_lab3_models_and_reviews_from_the_mirror(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    policy, _ = load_ppo_policy(FULL)
+    assert policy.config._name_or_path == str(hub_mirror / "lvwerra" / "gpt2-imdb")
+    assert load_sentiment_pipeline(FULL).model.config._name_or_path == str(hub_mirror / "lvwerra" / "distilbert-imdb")
+    assert list(load_imdb(FULL, split="test")) == MIRROR_REVIEWS["test"]
 
 
 # --- tiny profile ----------------------------------------------------------------------------------------------
@@ -215,3 +245,31 @@ def test_tiny_instruct_pairs_schema_and_size(tiny_profile):
     prompts = rows["prompt"]
     assert len(set(prompts)) == 200
     assert max(prompts.count(prompt) for prompt in set(prompts)) >= 2
+
+
+def test_tiny_ppo_policy_has_a_value_head_and_gpt2_padding(tiny_profile):
+    policy, tokenizer = load_ppo_policy(tiny_profile)
+    assert type(policy).__name__ == "CausalLMWithValueHead"
+    assert policy.config.model_type == "gpt2"
+    assert tokenizer.pad_token == tokenizer.eos_token == "<|endoftext|>"
+
+
+def test_tiny_sentiment_pipeline_returns_every_label_as_a_raw_logit(tiny_profile):
+    sentiment = load_sentiment_pipeline(tiny_profile)
+    assert sentiment.model.config.id2label == {0: "NEGATIVE", 1: "POSITIVE"}
+    positive, negative = sentiment(["I loved it and would watch it again.", "The acting is terrible."])
+    assert {item["label"] for item in positive} == {item["label"] for item in negative} == {"NEGATIVE", "POSITIVE"}
+    score = {item["label"]: item["score"] for item in positive}
+    # Raw logits, not probabilities: far outside [0, 1] for such clear texts.
+    assert score["POSITIVE"] > 2.0 and score["NEGATIVE"] < -2.0
+    # Sorted by score, so POSITIVE comes first here and last for the negative text.
+    assert positive[0]["label"] == "POSITIVE" and negative[-1]["label"] == "POSITIVE"
+
+
+def test_tiny_imdb_schema_splits_and_balance(tiny_profile):
+    train, test = load_imdb(tiny_profile, "train"), load_imdb(tiny_profile, "test")
+    assert train.column_names == test.column_names == ["text", "label"]
+    assert (train.num_rows, test.num_rows) == (600, 200)
+    assert sum(train["label"]) == 300
+    assert not set(train["text"]) & set(test["text"])
+    assert 100 < sum(len(text) > 200 for text in train["text"]) < 600  # the lab's length filter has work to do

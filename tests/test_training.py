@@ -3,7 +3,7 @@ import torch
 import trl
 
 from course_utils.profiles import Profile
-from course_utils.training import trainer_kwargs
+from course_utils.training import mixed_precision, trainer_kwargs
 
 
 def test_trainer_kwargs_tiny_cpu():
@@ -42,6 +42,7 @@ def test_trainer_kwargs_cpu_does_not_ask_cuda_about_bf16(monkeypatch):
 def test_trainer_kwargs_gpu_precision(monkeypatch, bf16_supported, bf16, fp16):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *args, **kwargs: bf16_supported)
     kwargs = trainer_kwargs(Profile("full", "cuda"))
+    assert mixed_precision(Profile("full", "cuda")) == ("bf16" if bf16 else "fp16")
     assert (kwargs["bf16"], kwargs["fp16"], kwargs["use_cpu"], kwargs["dataloader_pin_memory"]) == (
         bf16,
         fp16,
@@ -63,3 +64,7 @@ def test_sft_config_accepts_trainer_kwargs(tmp_path, name, disable_tqdm):
     assert config.disable_tqdm is disable_tqdm
     assert config.log_level == ("error" if name == "grade" else "passive")
     assert config.dataloader_pin_memory is False
+
+
+def test_mixed_precision_is_off_on_a_cpu():
+    assert mixed_precision(Profile("tiny", "cpu")) == "no"
