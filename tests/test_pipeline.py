@@ -117,6 +117,14 @@ def test_lab2_meets_its_learning_targets(executed: dict) -> None:
     assert record["after"] >= record["before"] + 0.2, record
 
 
+def test_lab3_meets_its_learning_targets(executed: dict) -> None:
+    """Issue 5's acceptance: the reward rises by at least 1 logit (last 5 vs first 5 steps), the KL stays bounded."""
+    _, record = executed["lab3_ppo_sentiment"]
+    assert record["metric"] == "mean reward, first -> last 5 steps"
+    assert record["after"] >= record["before"] + 1.0, record
+    assert 0.0 < record["final_kl"] < 20.0, record  # the adaptive controller aims at 6
+
+
 # The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
 GRADED_CELLS = {
     "lab1_instruction_tuning": {
@@ -135,6 +143,14 @@ GRADED_CELLS = {
         "test_trainer",
         "test_pairwise_accuracy",
         "test_score",
+    },
+    "lab3_ppo_sentiment": {
+        "test_build_queries",
+        "test_positive_logits",
+        "test_kl_penalised_rewards",
+        "test_gae_advantages",
+        "test_clipped_policy_loss",
+        "test_training",
     },
 }
 
