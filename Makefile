@@ -32,8 +32,9 @@ release: $(STAMP)  ## regenerate labs/ from solutions/
 assets: $(STAMP)  ## rebuild the packaged tiny models and sample data (deterministic)
 	$(BIN)/python scripts/build_tiny_assets.py
 
-benchmarks: $(STAMP)  ## wall time and peak memory of every lab in the tiny profile
+benchmarks: $(STAMP)  ## each lab's wall time and peak memory (tiny profile); one PPO step's time
 	$(BIN)/python benchmarks/labs.py
+	$(BIN)/python benchmarks/ppo_step.py
 
 clean:
 	rm -rf build $(VENV)
