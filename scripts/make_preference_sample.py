@@ -23,17 +23,20 @@ Run it from anywhere::
 
     python scripts/make_preference_sample.py
 
-It writes ``course_utils/assets/datasets/instruct_pairwise/instruct_pairwise_sample.jsonl``; the output depends only
-on the seed.
+It writes ``course_utils/assets/datasets/instruct_pairwise/instruct_pairwise_sample.jsonl`` and, from the same
+templates, ``train_prefs`` / ``test_prefs`` splits in the schema of HuggingFaceH4/ultrafeedback_binarized (Lab 4)
+under ``course_utils/assets/datasets/ultrafeedback/``; the output depends only on the seeds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 from pathlib import Path
 
 from jsonl import write_jsonl
 
+ULTRAFEEDBACK_DIR = Path(__file__).resolve().parents[1] / "course_utils" / "assets" / "datasets" / "ultrafeedback"
 OUTPUT_PATH = (
     Path(__file__).resolve().parents[1]
     / "course_utils"
@@ -162,14 +165,19 @@ def bad_answer(rng: random.Random, task: str, defect: str) -> str:
     raise ValueError(f"Unknown defect {defect!r}; expected one of {', '.join(DEFECTS)}.")
 
 
-def make_rows(n_rows: int = 480, seed: int = 0) -> list[dict[str, str]]:
-    """``n_rows`` preference pairs (prompt / chosen / rejected), deterministically from ``seed``.
+def all_prompts() -> list[tuple[str, str]]:
+    """Every (task, prompt) pair: each task asked in each phrasing."""
+    return [(task, phrasing.format(task=task)) for task in TASKS for phrasing in PHRASINGS]
 
-    Every (task, phrasing) prompt is used before any prompt gets a second pair, so prompts get one to three pairs
-    each; pairs are unique and shuffled.
+
+def draw_pairs(
+    rng: random.Random, prompts: list[tuple[str, str]], n_rows: int, defects: dict[str, float] = DEFECTS
+) -> list[dict[str, str]]:
+    """``n_rows`` unique (prompt, chosen, rejected) rows over ``prompts``, shuffled; rejected answers drawn from
+    ``defects`` (defect -> weight).
+
+    Every prompt is used before any prompt gets a second pair, so prompts get about the same number of pairs.
     """
-    rng = random.Random(seed)
-    prompts = [(task, phrasing.format(task=task)) for task in TASKS for phrasing in PHRASINGS]
     if not 0 <= n_rows <= 3 * len(prompts):
         raise ValueError(f"n_rows must be between 0 and {3 * len(prompts)}, got {n_rows}.")
     rng.shuffle(prompts)
@@ -177,13 +185,56 @@ def make_rows(n_rows: int = 480, seed: int = 0) -> list[dict[str, str]]:
     seen: set[tuple[str, str, str]] = set()
     while len(rows) < n_rows:
         task, prompt = prompts[len(rows) % len(prompts)]
-        defect = rng.choices(list(DEFECTS), weights=list(DEFECTS.values()))[0]
+        defect = rng.choices(list(defects), weights=list(defects.values()))[0]
         pair = (prompt, good_answer(rng, task), bad_answer(rng, task, defect))
         if pair not in seen:
             seen.add(pair)
             rows.append({"prompt": pair[0], "chosen": pair[1], "rejected": pair[2]})
     rng.shuffle(rows)
     return rows
+
+
+def make_rows(n_rows: int = 480, seed: int = 0) -> list[dict[str, str]]:
+    """``n_rows`` preference pairs in the synthetic-instruct-gptj-pairwise schema, deterministically from ``seed``."""
+    return draw_pairs(random.Random(seed), all_prompts(), n_rows)
+
+
+def ultrafeedback_row(rng: random.Random, pair: dict[str, str]) -> dict[str, object]:
+    """A pair in the schema of HuggingFaceH4/ultrafeedback_binarized: conversations as lists of messages.
+
+    ``prompt_id`` is the SHA-256 of the prompt, as there; the scores (1 to 10) rate the chosen answer higher.
+    """
+
+    def conversation(answer: str) -> list[dict[str, str]]:
+        return [{"content": pair["prompt"], "role": "user"}, {"content": answer, "role": "assistant"}]
+
+    chosen = conversation(pair["chosen"])
+    return {
+        "prompt": pair["prompt"],
+        "prompt_id": hashlib.sha256(pair["prompt"].encode()).hexdigest(),
+        "chosen": chosen,
+        "rejected": conversation(pair["rejected"]),
+        "messages": chosen,
+        "score_chosen": float(rng.randint(7, 10)),
+        "score_rejected": float(rng.randint(1, 5)),
+    }
+
+
+def make_ultrafeedback_splits(seed: int = 2, test_prompts: int = 40) -> dict[str, list[dict[str, object]]]:
+    """``train_prefs`` and ``test_prefs`` in ultrafeedback_binarized's schema, with disjoint prompts (as there).
+
+    UltraFeedback's rejected answers are worse answers *to the same question* (several models answered it), so this
+    sample has no answers to a different task.
+    """
+    defects = {defect: weight for defect, weight in DEFECTS.items() if defect != "wrong_task"}
+    rng = random.Random(seed)
+    prompts = all_prompts()
+    rng.shuffle(prompts)
+    splits = {"train_prefs": (prompts[test_prompts:], 400), "test_prefs": (prompts[:test_prompts], 80)}
+    return {
+        name: [ultrafeedback_row(rng, pair) for pair in draw_pairs(rng, split_prompts, n_rows, defects)]
+        for name, (split_prompts, n_rows) in splits.items()
+    }
 
 
 def pretraining_documents(seed: int = 1, answers_per_prompt: int = 3) -> list[str]:
@@ -207,8 +258,11 @@ def pretraining_documents(seed: int = 1, answers_per_prompt: int = 3) -> list[st
 
 
 def main() -> None:
-    """Write the default sample to ``course_utils/assets/datasets/instruct_pairwise/``."""
+    """Write the samples to ``course_utils/assets/datasets/instruct_pairwise/`` and ``.../ultrafeedback/``."""
     write_jsonl(make_rows(), OUTPUT_PATH)
+    # Named as the Hub's shards are, so that `load_dataset` finds the custom split names.
+    for split, rows in make_ultrafeedback_splits().items():
+        write_jsonl(rows, ULTRAFEEDBACK_DIR / "data" / f"{split}-00000-of-00001.jsonl")
 
 
 if __name__ == "__main__":
