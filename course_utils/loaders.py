@@ -21,6 +21,7 @@ from .value_head import CausalLMWithValueHead
 HELD_OUT_FRACTION = 0.2
 SPLIT_SEED = 42
 CODE_ALPACA_FIELDS = ("instruction", "input", "output")
+ULTRAFEEDBACK_SPLITS = ("train_prefs", "test_prefs")
 
 
 def load_causal_lm(role: str, profile: Profile) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -106,3 +107,24 @@ def load_sentiment_pipeline(profile: Profile) -> Pipeline:
 def load_imdb(profile: Profile, split: str = "train") -> Dataset:
     """IMDB movie reviews (text / label, 0 negative and 1 positive): stanfordnlp/imdb or our packaged sample."""
     return load_dataset(resolve("imdb", profile), split=split)
+
+
+def load_dpo_models(profile: Profile) -> tuple[PreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase]:
+    """Lab 4's policy and its frozen reference: two copies of gpt2 (or of the packaged tiny GPT-2), and the tokenizer.
+
+    The reference is loaded from the same source, not copied from the policy in memory: ``trl.DPOTrainer`` needs
+    either an explicit reference model or a policy it can reload by name.
+    """
+    policy, tokenizer = load_causal_lm("dpo_model", profile)
+    reference, _ = load_causal_lm("dpo_model", profile)
+    return policy, reference.eval().requires_grad_(False), tokenizer
+
+
+def load_ultrafeedback(profile: Profile) -> DatasetDict:
+    """ultrafeedback_binarized's preference splits, ``train_prefs`` and ``test_prefs`` (prompts do not overlap).
+
+    ``chosen`` and ``rejected`` are conversations: lists of ``{"role", "content"}`` messages.
+    """
+    # Only these two of the dataset's six splits are downloaded: their shards are named after them under data/.
+    files = {split: f"data/{split}-*" for split in ULTRAFEEDBACK_SPLITS}
+    return load_dataset(resolve("ultrafeedback", profile), data_files=files)

@@ -9,12 +9,14 @@ from datasets import Dataset
 from course_utils.assets import asset_path
 from course_utils.loaders import (
     load_code_alpaca,
+    load_dpo_models,
     load_imdb,
     load_instruct_pairs,
     load_ppo_policy,
     load_reward_model,
     load_sentiment_pipeline,
     load_sft_model,
+    load_ultrafeedback,
 )
 from course_utils.profiles import Profile
 from course_utils.sources import ROLES, resolve
@@ -79,7 +81,7 @@ def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path)
 
 @pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
 def test_resolve_unknown_role_raises_key_error(profile):
-    with pytest.raises(KeyError, match="code_alpaca, imdb, instruct_pairwise, ppo_policy, reward_model"):
+    with pytest.raises(KeyError, match="code_alpaca, dpo_model, imdb, instruct_pairwise, ppo_policy, reward_model"):
         resolve("policy", profile)
 
 
@@ -92,6 +94,8 @@ def test_roles_hub_ids():
         "ppo_policy": "lvwerra/gpt2-imdb",
         "sentiment_model": "lvwerra/distilbert-imdb",
         "imdb": "stanfordnlp/imdb",
+        "dpo_model": "gpt2",
+        "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized",
     }
 
 
@@ -108,6 +112,15 @@ MIRROR_REVIEWS = {
     split: [{"text": f"{split} review {i}", "label": i % 2} for i in range(4)]
     for split in ("train", "test", "unsupervised")
 }
+MIRROR_FEEDBACK = [
+    {
+        "prompt": "Hi?",
+        "chosen": [{"content": "Hi?", "role": "user"}, {"content": "Hello!", "role": "assistant"}],
+        "rejected": [{"content": "Hi?", "role": "user"}, {"content": "No.", "role": "assistant"}],
+        "score_chosen": 8.0,
+        "score_rejected": 2.0,
+    }
+]
 MIRROR_PAIRS = [{"prompt": f"Question {i}?", "chosen": f"A good answer {i}.", "rejected": "No."} for i in range(6)]
 
 
@@ -132,6 +145,13 @@ def hub_mirror(tmp_path_factory) -> Path:
     imdb_dir.mkdir(parents=True)
     for split, rows in MIRROR_REVIEWS.items():
         Dataset.from_list(rows).to_parquet(imdb_dir / f"{split}-00000-of-00001.parquet")
+    # ultrafeedback_binarized has six splits as data/<split>-*.parquet; a broken train_sft shard proves that only
+    # the two preference splits are read.
+    feedback_dir = mirror / "HuggingFaceH4" / "ultrafeedback_binarized" / "data"
+    feedback_dir.mkdir(parents=True)
+    for split in ("train_prefs", "test_prefs"):
+        Dataset.from_list(MIRROR_FEEDBACK).to_parquet(feedback_dir / f"{split}-00000-of-00001.parquet")
+    (feedback_dir / "train_sft-00000-of-00001.parquet").write_text("not a parquet file")
     return mirror
 
 
@@ -177,6 +197,15 @@ def test_full_profile_loads_lab3_models_and_reviews_from_the_mirror(monkeypatch,
     assert policy.config._name_or_path == str(hub_mirror / "lvwerra" / "gpt2-imdb")
     assert load_sentiment_pipeline(FULL).model.config._name_or_path == str(hub_mirror / "lvwerra" / "distilbert-imdb")
     assert list(load_imdb(FULL, split="test")) == MIRROR_REVIEWS["test"]
+
+
+def test_full_profile_loads_lab4_from_the_mirror_reading_only_the_preference_splits(monkeypatch, hub_mirror):
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(hub_mirror))
+    splits = load_ultrafeedback(FULL)
+    assert sorted(splits) == ["test_prefs", "train_prefs"]
+    assert list(splits["test_prefs"]) == MIRROR_FEEDBACK
+    policy, reference, _ = load_dpo_models(FULL)
+    assert policy.config._name_or_path == reference.config._name_or_path == str(hub_mirror / "gpt2")
 
 
 # --- tiny profile ----------------------------------------------------------------------------------------------
@@ -273,3 +302,23 @@ def test_tiny_imdb_schema_splits_and_balance(tiny_profile):
     assert sum(train["label"]) == 300
     assert not set(train["text"]) & set(test["text"])
     assert 100 < sum(len(text) > 200 for text in train["text"]) < 600  # the lab's length filter has work to do
+
+
+def test_tiny_ultrafeedback_schema_and_disjoint_prompts(tiny_profile):
+    splits = load_ultrafeedback(tiny_profile)
+    train, test = splits["train_prefs"], splits["test_prefs"]
+    assert (train.num_rows, test.num_rows) == (400, 80)
+    assert train.column_names == [
+        "prompt",
+        "prompt_id",
+        "chosen",
+        "rejected",
+        "messages",
+        "score_chosen",
+        "score_rejected",
+    ]
+    row = test[0]
+    assert [message["role"] for message in row["chosen"]] == ["user", "assistant"]
+    assert row["chosen"][0] == row["rejected"][0] == {"content": row["prompt"], "role": "user"}
+    assert row["score_chosen"] > row["score_rejected"]
+    assert not set(train["prompt"]) & set(test["prompt"])

@@ -1,0 +1,84 @@
+import pytest
+import torch
+
+from course_utils.dpo import completion_logprobs, trl_dpo_batch
+from course_utils.loaders import load_causal_lm, load_dpo_models
+
+PROMPTS = ["Human: How do I boil an egg?\n\nAssistant:", "Human: Give me some tips to bake bread.\n\nAssistant:"]
+CHOSEN = [" Put the egg in a pot of cold water. Good luck!", " Sure! To bake bread, mix flour, water, yeast and salt."]
+REJECTED = [" No.", " I cannot answer this question."]
+
+
+@pytest.fixture(scope="module")
+def models(tiny_profile):
+    policy, reference, tokenizer = load_dpo_models(tiny_profile)
+    return policy, reference, tokenizer
+
+
+@pytest.fixture(scope="module")
+def nudged(tiny_profile):
+    """A policy that differs from the reference, so that DPO's loss is not log 2."""
+    policy, _ = load_causal_lm("dpo_model", tiny_profile)
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.02)
+    return policy
+
+
+def test_load_dpo_models_gives_two_equal_models_and_freezes_the_reference(models):
+    policy, reference, tokenizer = models
+    assert policy is not reference
+    assert all(torch.equal(a, b) for a, b in zip(policy.parameters(), reference.parameters(), strict=True))
+    assert not reference.training and not any(p.requires_grad for p in reference.parameters())
+    assert tokenizer.pad_token == "<|endoftext|>"
+
+
+def test_trl_batch_is_chosen_rows_then_rejected_rows_with_eos_completions(models):
+    policy, reference, tokenizer = models
+    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).batch
+    assert batch["input_ids"].shape[0] == 4
+    completions = [
+        tokenizer.decode(ids[mask.bool()])
+        for ids, mask in zip(batch["input_ids"], batch["completion_mask"], strict=True)
+    ]
+    assert completions == [text + "<|endoftext|>" for text in CHOSEN + REJECTED]
+
+
+def test_identical_policy_and_reference_give_log_2(models):
+    policy, reference, tokenizer = models
+    assert trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).loss == pytest.approx(
+        0.6931472, abs=1e-6
+    )
+
+
+def test_completion_logprobs_equal_one_row_at_a_time(models):
+    policy, reference, tokenizer = models
+    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).batch
+    batched = completion_logprobs(policy, batch)
+    for row in range(4):
+        length = int(batch["attention_mask"][row].sum())
+        ids = batch["input_ids"][row, :length]
+        with torch.no_grad():
+            log_probs = torch.log_softmax(
+                policy(input_ids=ids[None], attention_mask=torch.ones_like(ids[None])).logits[0], -1
+            )
+        positions = batch["completion_mask"][row, :length].nonzero().flatten().tolist()
+        assert batched[row].item() == pytest.approx(sum(log_probs[t - 1, ids[t]].item() for t in positions), abs=1e-4)
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_trl_loss_is_the_sigmoid_dpo_loss_of_our_log_probabilities(models, nudged, beta):
+    _, reference, tokenizer = models
+    result = trl_dpo_batch(nudged, reference, tokenizer, PROMPTS, CHOSEN, REJECTED, beta=beta)
+    policy_chosen, policy_rejected = completion_logprobs(nudged, result.batch).chunk(2)
+    ref_chosen, ref_rejected = completion_logprobs(reference, result.batch).chunk(2)
+    margins = beta * ((policy_chosen - ref_chosen) - (policy_rejected - ref_rejected))
+    assert result.loss == pytest.approx(torch.nn.functional.softplus(-margins).mean().item(), abs=1e-5)
+    assert result.loss != pytest.approx(0.6931472, abs=1e-3)
+
+
+def test_trl_dpo_batch_rejects_unmatched_rows(models):
+    policy, reference, tokenizer = models
+    with pytest.raises(ValueError, match="as many prompts"):
+        trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED[:1])
