@@ -125,6 +125,14 @@ def test_lab3_meets_its_learning_targets(executed: dict) -> None:
     assert 0.0 < record["final_kl"] < 20.0, record  # the adaptive controller aims at 6
 
 
+def test_lab4_meets_its_learning_targets(executed: dict) -> None:
+    """Issue 6's acceptance: held-out reward accuracy of at least 0.9, and the held-out margin rising."""
+    _, record = executed["lab4_dpo"]
+    assert record["metric"] == "held-out reward accuracy"
+    assert record["after"] >= 0.9, record
+    assert record["margin_after"] > record["margin_before"] and record["margins_rising"] == 1.0, record
+
+
 # The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
 GRADED_CELLS = {
     "lab1_instruction_tuning": {
@@ -151,6 +159,15 @@ GRADED_CELLS = {
         "test_gae_advantages",
         "test_clipped_policy_loss",
         "test_training",
+    },
+    "lab4_dpo": {
+        "test_to_preference_strings",
+        "test_sequence_logprobs",
+        "test_dpo_loss",
+        "test_matches_trl",
+        "test_trainer",
+        "test_plot_dpo_history",
+        "test_load_policy",
     },
 }
 
