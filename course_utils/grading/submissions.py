@@ -1,0 +1,83 @@
+"""Find the submitted notebooks in a folder or an LMS zip, and tell whose they are and for which lab."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+# `<student>_<anything>_<lab>.ipynb`, e.g. `jdoe_lab2_reward_modeling.ipynb` or an LMS's
+# `jdoe_123456_78910_lab2_reward_modeling (1).ipynb`. `{labs}` becomes the alternation of the course's labs.
+DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.@+-]+)_(?:.*_)?(?P<lab>{labs})(?: ?\(\d+\))?\.ipynb$"
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's notebook for one lab."""
+
+    student: str
+    lab: str
+    path: Path
+
+
+@dataclass
+class Collection:
+    """What was found: the submissions to grade and the files that could not be used, with why."""
+
+    submissions: list[Submission] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # files whose name does not match the pattern
+    duplicates: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (student, lab) -> files
+
+
+def compile_pattern(pattern: str, labs: list[str]) -> re.Pattern[str]:
+    """The file-name pattern with ``{labs}`` filled in; it must capture ``student`` and ``lab``."""
+    compiled = re.compile(pattern.replace("{labs}", "|".join(re.escape(lab) for lab in sorted(labs, key=len)[::-1])))
+    if not {"student", "lab"} <= set(compiled.groupindex):
+        raise ValueError(f"The pattern {pattern!r} must have named groups (?P<student>...) and (?P<lab>...).")
+    return compiled
+
+
+def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEFAULT_PATTERN) -> Collection:
+    """The submissions in ``source`` (a folder, searched recursively, or a zip file) for the given labs.
+
+    Notebooks are copied to ``destination/<student>/<lab>.ipynb``. A file whose name does not match is reported
+    as unknown; two files for the same student and lab are both reported and neither is graded (which one is the
+    final one is for the instructor to say).
+    """
+    matcher = compile_pattern(pattern, labs)
+    found: dict[tuple[str, str], list[tuple[str, bytes]]] = defaultdict(list)
+    collection = Collection()
+    for name, read in _notebook_files(source):
+        match = matcher.match(PurePosixPath(name).name)
+        if match is None or match["lab"] not in labs:
+            collection.unknown.append(name)
+        else:
+            found[(match["student"], match["lab"])].append((name, read()))
+    for (student, lab), files in sorted(found.items()):
+        if len(files) > 1:
+            collection.duplicates[(student, lab)] = sorted(name for name, _ in files)
+            continue
+        target = destination / student / f"{lab}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(files[0][1])
+        collection.submissions.append(Submission(student, lab, target))
+    collection.unknown.sort()
+    return collection
+
+
+def _notebook_files(source: Path):
+    """(name, reader) for every file in a folder or a zip, skipping folders and macOS metadata."""
+    if zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            for info in archive.infolist():
+                if not info.is_dir() and not info.filename.startswith("__MACOSX/"):
+                    data = archive.read(info)
+                    yield info.filename, (lambda data=data: data)
+    elif source.is_dir():
+        for path in sorted(source.rglob("*")):
+            if path.is_file() and not path.name.startswith("."):
+                yield str(path.relative_to(source)), path.read_bytes
+    else:
+        raise FileNotFoundError(f"{source} is neither a folder nor a zip file.")
