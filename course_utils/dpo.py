@@ -32,7 +32,7 @@ def completion_logprobs(model: PreTrainedModel, batch: dict[str, torch.Tensor]) 
 class DPOBatch:
     """One batch as ``trl.DPOTrainer`` prepares it, and the loss it computes on it."""
 
-    batch: dict[str, torch.Tensor]  # input_ids, attention_mask, completion_mask: chosen rows, then rejected rows
+    inputs: dict[str, torch.Tensor]  # input_ids, attention_mask, completion_mask: chosen rows, then rejected rows
     loss: float
 
 
@@ -45,6 +45,7 @@ def trl_dpo_batch(
     chosen: Sequence[str],
     rejected: Sequence[str],
     beta: float = 0.1,
+    max_length: int = 512,
 ) -> DPOBatch:
     """``trl.DPOTrainer``'s own batch and sigmoid DPO loss for these (prompt, chosen, rejected) strings.
 
@@ -52,6 +53,7 @@ def trl_dpo_batch(
     computes its loss with ``model`` as the policy and ``ref_model`` as the reference. Like any ``DPOTrainer``, it
     wraps the models' ``forward`` (to add TRL's fused LM head; calls without ``fused_lm_head=True`` are unchanged), so
     copy a model by loading it again, not with ``copy.deepcopy``: a deep copy would still run the original's weights.
+    Rows longer than ``max_length`` tokens are truncated as the trainer truncates them (gpt2 reads at most 1024).
     """
     from datasets import Dataset
     from trl import DPOConfig, DPOTrainer
@@ -62,7 +64,7 @@ def trl_dpo_batch(
     with tempfile.TemporaryDirectory() as output_dir, quiet_progress(), warnings.catch_warnings():
         # TRL 1.16 asks the model a question transformers 5 has deprecated; it is not the learner's concern.
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        config = DPOConfig(output_dir=output_dir, beta=beta, max_length=None, **inspection_kwargs())
+        config = DPOConfig(output_dir=output_dir, beta=beta, max_length=max_length, **inspection_kwargs())
         trainer = DPOTrainer(
             model=model, ref_model=ref_model, args=config, train_dataset=rows, processing_class=tokenizer
         )
@@ -70,4 +72,4 @@ def trl_dpo_batch(
         batch = {key: value.to(device) for key, value in trainer.data_collator(list(trainer.train_dataset)).items()}
         model.eval()
         loss = trainer.compute_loss(model, dict(batch))
-    return DPOBatch(batch=batch, loss=loss.item())
+    return DPOBatch(inputs=batch, loss=loss.item())

@@ -150,6 +150,9 @@ class PPOTrainer:
 
     ``ref_model=None`` takes a frozen copy of the policy as it is now. Dropout is switched off in both models so
     that, before the first update, the new and old log-probs are identical (ratio exactly 1).
+
+    The trainer sets up ``accelerate`` for the process: later trainers in the same process must use the same
+    ``mixed_precision`` (restart the kernel to change it).
     """
 
     def __init__(
@@ -198,7 +201,11 @@ class PPOTrainer:
     def step(
         self, queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], scores: Sequence[float] | torch.Tensor
     ) -> dict[str, float]:
-        """One PPO step on a batch of ``config.batch_size`` samples; returns the classic statistics."""
+        """One PPO step on a batch of ``config.batch_size`` samples; returns the classic statistics.
+
+        Advantages are whitened over all the batch's response tokens, so the batch needs at least two of them.
+        Statistics named ``ppo/*``, ``tokens/*`` and ``env/reward_std`` aside, values are averaged over processes.
+        """
         config = self.config
         if not len(queries) == len(responses) == len(scores) == config.batch_size:
             raise ValueError(
@@ -252,7 +259,7 @@ class PPOTrainer:
             "objective/kl": mean_kl,
             "objective/kl_coef": kl_coef,
             "objective/entropy": self._mean((-old_logprobs * mask).sum(1)),
-            "ppo/mean_non_score_reward": self._mean(non_score_rewards.sum(1)),
+            "ppo/mean_non_score_reward": masked_mean(non_score_rewards, mask).item(),  # per token, as TRL logged it
             "ppo/mean_scores": self._mean(scores),
             "ppo/returns/mean": masked_mean(returns, mask).item(),
             "ppo/returns/var": masked_var(returns, mask).item(),
@@ -284,7 +291,8 @@ class PPOTrainer:
         value_loss, value_clipfrac = clipped_value_loss(values, old_values, returns, mask, config.cliprange_value)
         loss = policy_loss + config.vf_coef * value_loss
         moved = policy_stats(logprobs.detach(), old_logprobs, advantages, mask, config.cliprange)
-        skipped = moved["ratio"].item() > config.ratio_threshold
+        # Every process must make the same choice, or the others would wait forever for its gradients.
+        skipped = self.accelerator.reduce(moved["ratio"], reduction="mean").item() > config.ratio_threshold
         if not skipped:  # a mini-batch whose ratio exploded would wreck the policy: leave it out
             self.accelerator.backward(loss)
             if config.max_grad_norm is not None:

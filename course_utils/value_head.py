@@ -36,7 +36,8 @@ class CausalLMWithValueHead(nn.Module):
 
     @classmethod
     def from_pretrained(cls, source: str, **kwargs) -> CausalLMWithValueHead:
-        """The policy from ``source`` (a Hub id or a directory) and its value head if one was saved there."""
+        """The policy from ``source`` (a Hub id or a directory), with the value head saved beside it if ``source`` is
+        a local directory that has one; otherwise a new value head."""
         policy = AutoModelForCausalLM.from_pretrained(source, **kwargs)
         model = cls(policy)
         head_file = Path(source) / VALUE_HEAD_FILE
@@ -46,10 +47,12 @@ class CausalLMWithValueHead(nn.Module):
 
     @property
     def config(self):
+        """The policy's configuration."""
         return self.policy.config
 
     @property
     def device(self) -> torch.device:
+        """Where the policy's weights are."""
         return self.policy.device
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

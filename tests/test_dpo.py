@@ -36,7 +36,7 @@ def test_load_dpo_models_gives_two_equal_models_and_freezes_the_reference(models
 
 def test_trl_batch_is_chosen_rows_then_rejected_rows_with_eos_completions(models):
     policy, reference, tokenizer = models
-    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).batch
+    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).inputs
     assert batch["input_ids"].shape[0] == 4
     completions = [
         tokenizer.decode(ids[mask.bool()])
@@ -54,7 +54,7 @@ def test_identical_policy_and_reference_give_log_2(models):
 
 def test_completion_logprobs_equal_one_row_at_a_time(models):
     policy, reference, tokenizer = models
-    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).batch
+    batch = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).inputs
     batched = completion_logprobs(policy, batch)
     for row in range(4):
         length = int(batch["attention_mask"][row].sum())
@@ -71,8 +71,8 @@ def test_completion_logprobs_equal_one_row_at_a_time(models):
 def test_trl_loss_is_the_sigmoid_dpo_loss_of_our_log_probabilities(models, nudged, beta):
     _, reference, tokenizer = models
     result = trl_dpo_batch(nudged, reference, tokenizer, PROMPTS, CHOSEN, REJECTED, beta=beta)
-    policy_chosen, policy_rejected = completion_logprobs(nudged, result.batch).chunk(2)
-    ref_chosen, ref_rejected = completion_logprobs(reference, result.batch).chunk(2)
+    policy_chosen, policy_rejected = completion_logprobs(nudged, result.inputs).chunk(2)
+    ref_chosen, ref_rejected = completion_logprobs(reference, result.inputs).chunk(2)
     margins = beta * ((policy_chosen - ref_chosen) - (policy_rejected - ref_rejected))
     assert result.loss == pytest.approx(torch.nn.functional.softplus(-margins).mean().item(), abs=1e-5)
     assert result.loss != pytest.approx(0.6931472, abs=1e-3)
