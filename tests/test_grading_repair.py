@@ -152,3 +152,13 @@ def test_an_answer_without_a_function_is_matched_by_its_place(solved, release, s
     repaired, repairs = repair(solved, release, source)
     assert graded_view(repaired) == expected
     assert repairs == [Repair("build_trainer", "restored lost grading metadata")]
+
+
+def test_repair_leaves_the_submission_untouched(solved, release, source):
+    index = solved.cells.index(find(solved, "test_score"))
+    solved.cells.insert(index + 1, copy.deepcopy(solved.cells[index]))  # duplicate ids, extra graded cell
+    find(solved, "test_trainer").source = "pass"
+    before = copy.deepcopy(solved)
+    repaired, _ = repair(solved, release, source)
+    assert solved == before
+    assert len({cell.id for cell in repaired.cells}) == len(repaired.cells)

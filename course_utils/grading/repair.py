@@ -133,9 +133,9 @@ def repair(submitted: NotebookNode, release: NotebookNode, source: NotebookNode)
     for j, cell in enumerate(submitted.cells):
         i = matched_back.get(j)
         if i is None:
+            cell = copy.deepcopy(cell)
             if grading_info(cell):  # a copied or invented graded cell must not be graded
                 repairs.append(Repair(cell_key(cell), "removed grading metadata from an extra cell"))
-                cell = copy.deepcopy(cell)
                 cell.metadata.pop("nbgrader", None)
             cells.append(cell)
             continue
@@ -143,13 +143,12 @@ def repair(submitted: NotebookNode, release: NotebookNode, source: NotebookNode)
             cells.append(_reinsert(release.cells[deleted.pop(0)], instructor_tests, repairs))
         cells.append(_restore(cell, release.cells[i], instructor_tests, repairs))
     cells += [_reinsert(release.cells[i], instructor_tests, repairs) for i in deleted]
-    repaired = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(release.metadata))
-    repaired.nbformat, repaired.nbformat_minor = 4, 5
     seen: set[str] = set()
-    for cell in repaired.cells:  # nbformat 4.5 wants unique ids; a copied cell or an old format may lack them
+    for cell in cells:  # nbformat 4.5 wants unique ids; a copied cell or an old format may lack them
         if not cell.get("id") or cell.id in seen:
             cell.id = nbformat.v4.new_code_cell().id
         seen.add(cell.id)
+    repaired = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(release.metadata))
     return repaired, repairs
 
 
