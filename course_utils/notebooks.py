@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
 
 
@@ -42,7 +43,8 @@ def execute_notebook(
     start = time.perf_counter()
     # A local socket (not TCP) to talk to the kernel, in a private folder that disappears afterwards.
     with tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets, environment(env or {}):
-        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        # The asynchronous manager: nbclient's checks for a dead kernel and its cell timeouts run while it waits.
+        kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         client = NotebookClient(
             notebook, km=kernel, timeout=timeout, resources={"metadata": {"path": str(destination.parent)}}
         )
@@ -51,7 +53,7 @@ def execute_notebook(
         finally:
             nbformat.write(notebook, destination)
             if kernel.has_kernel:  # nbclient leaves a kernel it did not create running
-                kernel.shutdown_kernel(now=True)
+                run_sync(kernel.shutdown_kernel)(now=True)
     return time.perf_counter() - start
 
 
