@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,12 +31,19 @@ def environment(variables: Mapping[str, str]) -> Iterator[None]:
 
 
 def execute_notebook(
-    source: Path, destination: Path, env: Mapping[str, str] | None = None, timeout: int = 600
+    source: Path,
+    destination: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: int = 600,
+    allow_errors: bool = False,
+    after_cell: Callable[[nbformat.NotebookNode], None] | None = None,
 ) -> float:
     """Execute ``source`` in a fresh Python kernel and save it with its outputs to ``destination``.
 
     The kernel's working directory is the destination's folder, so what the notebook writes lands beside it.
-    Returns the wall time in seconds; a failing cell raises ``nbclient.exceptions.CellExecutionError``.
+    Returns the wall time in seconds. A failing cell raises ``nbclient.exceptions.CellExecutionError``, unless
+    ``allow_errors`` (then every cell runs, and one that exceeds ``timeout`` is interrupted and fails alone, as when
+    grading). ``after_cell(notebook)`` is called after each cell.
     """
     notebook = nbformat.read(source, as_version=4)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -46,8 +53,15 @@ def execute_notebook(
         # The asynchronous manager: nbclient's checks for a dead kernel and its cell timeouts run while it waits.
         kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         client = NotebookClient(
-            notebook, km=kernel, timeout=timeout, resources={"metadata": {"path": str(destination.parent)}}
+            notebook,
+            km=kernel,
+            timeout=timeout,
+            allow_errors=allow_errors,
+            interrupt_on_timeout=allow_errors,  # when grading, a cell that runs too long fails alone
+            resources={"metadata": {"path": str(destination.parent)}},
         )
+        if after_cell is not None:
+            client.on_cell_executed = lambda **_: after_cell(notebook)
         try:
             client.execute()
         finally:

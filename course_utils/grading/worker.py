@@ -1,0 +1,55 @@
+"""Execute one submission inside its sandbox (see ``sandbox.py``): ``python -m course_utils.grading.worker DIR``.
+
+Reads ``DIR/submission.ipynb`` and writes ``DIR/executed.ipynb`` after every cell, so that whatever happens next
+(a timeout, a kernel that dies, a memory limit) the cells run so far are kept. Writes ``DIR/status.json`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+from ..notebooks import execute_notebook
+
+SUBMISSION, EXECUTED, STATUS = "submission.ipynb", "executed.ipynb", "status.json"
+TRUNCATED = "\n[... output truncated by the grader ...]\n"
+
+
+def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
+    """Shorten each cell's text outputs to ``max_bytes`` characters in all (100k printed lines stay readable)."""
+    for cell in notebook.cells:
+        budget = max_bytes
+        for output in cell.get("outputs", []):
+            if "text" in output:
+                text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
+                output["text"] = text[:budget] + (TRUNCATED if len(text) > budget else "")
+                budget = max(0, budget - len(text))
+
+
+def main(folder: str, cell_seconds: str, output_bytes: str) -> None:
+    work = Path(folder)
+    executed = work / EXECUTED
+    limit = int(output_bytes)
+
+    def save(notebook: nbformat.NotebookNode) -> None:
+        cap_outputs(notebook, limit)
+        nbformat.write(notebook, executed)
+
+    status = {"status": "ok", "detail": ""}
+    try:
+        execute_notebook(work / SUBMISSION, executed, timeout=int(cell_seconds), allow_errors=True, after_cell=save)
+    except DeadKernelError:
+        status = {"status": "kernel died", "detail": "the kernel died (os._exit, a crash or the memory limit)"}
+    except CellTimeoutError:
+        status = {"status": "cell timeout", "detail": f"a cell ran longer than {cell_seconds} s"}
+    if executed.exists():
+        save(nbformat.read(executed, as_version=4))
+    (work / STATUS).write_text(json.dumps(status))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
