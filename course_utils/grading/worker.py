@@ -22,12 +22,19 @@ TRUNCATED = "\n[... output truncated by the grader ...]\n"
 def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
     """Shorten each cell's text outputs to ``max_bytes`` characters in all (100k printed lines stay readable)."""
     for cell in notebook.cells:
-        budget = max_bytes
+        budget, kept = max_bytes, []
         for output in cell.get("outputs", []):
-            if "text" in output:
-                text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
-                output["text"] = text[:budget] + (TRUNCATED if len(text) > budget else "")
-                budget = max(0, budget - len(text))
+            if "text" not in output:
+                kept.append(output)
+                continue
+            if budget <= 0:
+                continue  # already cut: the marker is in an earlier output
+            text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
+            output["text"] = text[:budget] + (TRUNCATED if len(text) > budget else "")
+            budget -= len(text)
+            kept.append(output)
+        if "outputs" in cell:
+            cell["outputs"] = kept
 
 
 def main(folder: str, cell_seconds: str, output_bytes: str) -> None:
