@@ -1,0 +1,99 @@
+import csv
+
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from course_utils.grading.scoring import (
+    QuestionResult,
+    score,
+    write_question_csv,
+    write_totals_csv,
+)
+
+
+def graded_cell(grade_id: str, points: float, test: bool = True):
+    cell = new_code_cell("assert True")
+    cell.metadata["nbgrader"] = {"grade": test, "solution": not test, "grade_id": grade_id, "points": points}
+    return cell
+
+
+def graded_notebook():
+    return new_notebook(
+        cells=[graded_cell("answer", 0, test=False), graded_cell("q1", 2), graded_cell("q2", 3), graded_cell("q3", 1)]
+    )
+
+
+def run_of(notebook, outputs_by_question, executed=("q1", "q2", "q3")):
+    run = new_notebook(cells=[cell.copy() for cell in notebook.cells])
+    for cell in run.cells:
+        grade_id = cell.metadata["nbgrader"]["grade_id"]
+        if grade_id in executed:
+            cell.execution_count = 1
+            cell.outputs = outputs_by_question.get(grade_id, [])
+    return run
+
+
+def test_stderr_does_not_cost_points_and_errors_do():
+    notebook = graded_notebook()
+    run = run_of(
+        notebook,
+        {
+            "q1": [new_output("stream", name="stderr", text="FutureWarning: something deprecated\n")],
+            "q2": [new_output("error", ename="AssertionError", evalue="BLEU did not improve", traceback=[])],
+            "q3": [new_output("stream", name="stdout", text="ok\n")],
+        },
+    )
+    assert score(notebook, run, "ann", "lab1") == [
+        QuestionResult("ann", "lab1", "q1", 2.0, 2.0, "passed", ""),
+        QuestionResult("ann", "lab1", "q2", 0.0, 3.0, "failed", "AssertionError: BLEU did not improve"),
+        QuestionResult("ann", "lab1", "q3", 1.0, 1.0, "passed", ""),
+    ]
+
+
+def test_a_hidden_assert_is_named_without_its_code():
+    notebook = graded_notebook()
+    run = run_of(notebook, {"q1": [new_output("error", ename="AssertionError", evalue="", traceback=["secret line"])]})
+    assert score(notebook, run, "ann", "lab1")[0].reason == "AssertionError"
+
+
+def test_a_cell_interrupted_at_its_time_limit_says_so():
+    notebook = graded_notebook()
+    run = run_of(notebook, {"q2": [new_output("error", ename="KeyboardInterrupt", evalue="", traceback=[])]})
+    assert score(notebook, run, "ann", "lab1")[1].reason == "interrupted: the cell ran past its time limit"
+
+
+def test_cells_a_dead_kernel_never_reached_are_not_run_with_the_reason():
+    notebook = graded_notebook()
+    run = run_of(notebook, {}, executed=("q1",))
+    results = score(notebook, run, "bob", "lab2", run_note="kernel died")
+    assert [(r.question, r.points, r.status, r.reason) for r in results] == [
+        ("q1", 2.0, "passed", ""),
+        ("q2", 0.0, "not run", "kernel died"),
+        ("q3", 0.0, "not run", "kernel died"),
+    ]
+    assert all(r.status == "not run" for r in score(notebook, None, "bob", "lab2", "timeout"))
+
+
+def test_csv_exports(tmp_path):
+    results = [
+        QuestionResult("ann", "lab1", "q1", 2.0, 2.0, "passed", ""),
+        QuestionResult("ann", "lab1", "q2", 0.0, 3.0, "failed", "AssertionError: no, because, commas"),
+        QuestionResult("bob", "lab1", "q1", 2.0, 2.0, "passed", ""),
+    ]
+    write_question_csv(results, tmp_path / "questions.csv")
+    write_totals_csv(results, tmp_path / "totals.csv")
+    with (tmp_path / "questions.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[1] == {
+        "student": "ann",
+        "lab": "lab1",
+        "question": "q2",
+        "points": "0.0",
+        "max_points": "3.0",
+        "status": "failed",
+        "reason": "AssertionError: no, because, commas",
+    }
+    with (tmp_path / "totals.csv").open() as handle:
+        assert list(csv.DictReader(handle)) == [
+            {"student": "ann", "lab": "lab1", "points": "2.0", "max_points": "5.0"},
+            {"student": "bob", "lab": "lab1", "points": "2.0", "max_points": "2.0"},
+        ]
