@@ -6,6 +6,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+# Where the sample datasets are packaged (inside `course_utils`, so they install with it).
+DATASETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets" / "datasets"
+
 
 def write_jsonl(rows: Sequence[dict], path: Path) -> None:
     """Write ``rows`` to ``path``, one JSON object per line, UTF-8 with ``\\n`` line ends; report what was written."""

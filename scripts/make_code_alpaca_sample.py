@@ -36,10 +36,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-from jsonl import write_jsonl
+from jsonl import DATASETS, write_jsonl
 
 # (instruction, input, output) -- one candidate row before it becomes a dict.
 Candidate = tuple[str, str, str]
@@ -48,14 +47,7 @@ Slots = dict[str, Any]
 # A family takes the random generator and returns all the rows it can make.
 Family = Callable[[random.Random], list[Candidate]]
 
-OUTPUT_PATH = (
-    Path(__file__).resolve().parents[1]
-    / "course_utils"
-    / "assets"
-    / "datasets"
-    / "code_alpaca"
-    / "code_alpaca_sample.jsonl"
-)
+OUTPUT_PATH = DATASETS / "code_alpaca" / "code_alpaca_sample.jsonl"
 
 # ---------------------------------------------------------------------------
 # Shared vocabulary used as slot fillers.

@@ -32,19 +32,11 @@ from __future__ import annotations
 
 import hashlib
 import random
-from pathlib import Path
 
-from jsonl import write_jsonl
+from jsonl import DATASETS, write_jsonl
 
-ULTRAFEEDBACK_DIR = Path(__file__).resolve().parents[1] / "course_utils" / "assets" / "datasets" / "ultrafeedback"
-OUTPUT_PATH = (
-    Path(__file__).resolve().parents[1]
-    / "course_utils"
-    / "assets"
-    / "datasets"
-    / "instruct_pairwise"
-    / "instruct_pairwise_sample.jsonl"
-)
+ULTRAFEEDBACK_DIR = DATASETS / "ultrafeedback"
+OUTPUT_PATH = DATASETS / "instruct_pairwise" / "instruct_pairwise_sample.jsonl"
 
 # task -> its three steps, each a clause that completes "To <task>, ...".
 TASKS: dict[str, tuple[str, str, str]] = {

@@ -21,11 +21,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Collection
-from pathlib import Path
 
-from jsonl import write_jsonl
+from jsonl import DATASETS, write_jsonl
 
-OUTPUT_DIR = Path(__file__).resolve().parents[1] / "course_utils" / "assets" / "datasets" / "imdb"
+OUTPUT_DIR = DATASETS / "imdb"
 
 OPENINGS = (
     "I watched this movie last {day}.",
