@@ -3,21 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+from .grading.sandbox import Limits
+from .grading.submissions import DEFAULT_PATTERN
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `course` console script."""
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="course", description="Release, run and grade the course's labs.")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course repository (default: here)")
     commands = parser.add_subparsers(dest="command", required=True)
-    release_parser = commands.add_parser("release", help="regenerate labs/ from solutions/ with nbgrader")
-    release_parser.add_argument("labs", nargs="*", help="labs to release (default: all)")
-    demo_parser = commands.add_parser("demo", help="run every lab in the tiny profile, autograde, print a table")
-    demo_parser.add_argument("--build", type=Path, default=None, help="output folder (default: <root>/build)")
-    args = parser.parse_args(argv)
 
+    release = commands.add_parser("release", help="regenerate labs/ from solutions/ with nbgrader")
+    release.add_argument("labs", nargs="*", help="labs to release (default: all)")
+
+    demo = commands.add_parser("demo", help="run every lab in the tiny profile, grade the results, print a table")
+    demo.add_argument("--build", type=Path, default=None, help="output folder (default: <root>/build)")
+
+    grade = commands.add_parser(
+        "grade",
+        help="grade a class's notebooks: repair, run each in a sandbox in parallel, score, feedback, export",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    grade.add_argument("submissions", type=Path, help="a folder of notebooks, or an LMS zip export")
+    grade.add_argument("--labs", nargs="+", default=[], help="labs to grade (default: every lab)")
+    grade.add_argument("--course-dir", type=Path, default=None, help="where grades go (default: the repository)")
+    grade.add_argument("--pattern", default=DEFAULT_PATTERN, help="file-name regex with groups student and lab")
+    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions run at once")
+    defaults = Limits()
+    grade.add_argument("--wall-seconds", type=float, default=defaults.wall_seconds, help="time for one notebook")
+    grade.add_argument("--cell-seconds", type=int, default=defaults.cell_seconds, help="time for one cell")
+    grade.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address space for one notebook")
+    grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `course` console script. Exit status 1 means the tooling broke, not that students failed."""
+    args = build_parser().parse_args(argv)
     root = args.root.resolve()
     if args.command == "release":
         from .release import release
@@ -25,12 +50,32 @@ def main(argv: list[str] | None = None) -> int:
         for path in release(root, args.labs or None):
             print(f"released {path.relative_to(root)}")
         return 0
-    from .demo import format_table, run_demo
+    if args.command == "demo":
+        from .demo import format_table, run_demo
 
-    runs = run_demo(root, (args.build or root / "build").resolve())
-    print()
-    print(format_table(runs))
-    return 0 if all(run.score == run.max_score for run in runs) else 1
+        runs = run_demo(root, (args.build or root / "build").resolve())
+        print()
+        print(format_table(runs))
+        return 0 if all(run.score == run.max_score for run in runs) else 1
+    return grade(args, root)
+
+
+def grade(args: argparse.Namespace, root: Path) -> int:
+    from .grading.grade import GradeConfig, format_summary, grade_class
+
+    course_dir = (args.course_dir or root).resolve()
+    limits = Limits(wall_seconds=args.wall_seconds, cell_seconds=args.cell_seconds, memory_mb=args.memory_mb)
+    config = GradeConfig(course_dir, tuple(args.labs), args.pattern, args.workers, limits)
+    try:
+        grades = grade_class(root, args.submissions.resolve(), config, progress=not args.no_progress)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"course grade: {error}", file=sys.stderr)
+        return 1
+    print(format_summary(grades, course_dir))
+    if not grades.graded:
+        print("course grade: no submission found; check the file names against --pattern.", file=sys.stderr)
+        return 1
+    return 1 if grades.broken else 0
 
 
 if __name__ == "__main__":

@@ -1,13 +1,6 @@
-import csv
-
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_utils.grading.scoring import (
-    QuestionResult,
-    score,
-    write_question_csv,
-    write_totals_csv,
-)
+from course_utils.grading.scoring import QuestionResult, score
 
 
 def graded_cell(grade_id: str, points: float, test: bool = True):
@@ -71,29 +64,3 @@ def test_cells_a_dead_kernel_never_reached_are_not_run_with_the_reason():
         ("q3", 0.0, "not run", "kernel died"),
     ]
     assert all(r.status == "not run" for r in score(notebook, None, "bob", "lab2", "timeout"))
-
-
-def test_csv_exports(tmp_path):
-    results = [
-        QuestionResult("ann", "lab1", "q1", 2.0, 2.0, "passed", ""),
-        QuestionResult("ann", "lab1", "q2", 0.0, 3.0, "failed", "AssertionError: no, because, commas"),
-        QuestionResult("bob", "lab1", "q1", 2.0, 2.0, "passed", ""),
-    ]
-    write_question_csv(results, tmp_path / "questions.csv")
-    write_totals_csv(results, tmp_path / "totals.csv")
-    with (tmp_path / "questions.csv").open() as handle:
-        rows = list(csv.DictReader(handle))
-    assert rows[1] == {
-        "student": "ann",
-        "lab": "lab1",
-        "question": "q2",
-        "points": "0.0",
-        "max_points": "3.0",
-        "status": "failed",
-        "reason": "AssertionError: no, because, commas",
-    }
-    with (tmp_path / "totals.csv").open() as handle:
-        assert list(csv.DictReader(handle)) == [
-            {"student": "ann", "lab": "lab1", "points": "2.0", "max_points": "5.0"},
-            {"student": "bob", "lab": "lab1", "points": "2.0", "max_points": "2.0"},
-        ]

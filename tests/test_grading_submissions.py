@@ -29,11 +29,9 @@ def test_collect_from_a_folder(tmp_path):
     (inbox / "notes.pdf").write_text("x")
     (inbox / ".DS_Store").write_text("x")
     found = collect(inbox, LABS, tmp_path / "out")
-    assert found.submissions == [
-        Submission("ann", "lab2_reward_modeling", tmp_path / "out" / "ann" / "lab2_reward_modeling.ipynb"),
-        Submission("jdoe", "lab1_instruction_tuning", tmp_path / "out" / "jdoe" / "lab1_instruction_tuning.ipynb"),
-    ]
-    assert (tmp_path / "out" / "ann" / "lab2_reward_modeling.ipynb").read_text() == "{2}"
+    ann, jdoe = (tmp_path / "out" / name / lab / f"{lab}.ipynb" for name, lab in [("ann", LABS[1]), ("jdoe", LABS[0])])
+    assert found.submissions == [Submission("ann", LABS[1], ann), Submission("jdoe", LABS[0], jdoe)]
+    assert ann.read_text() == "{2}"  # in nbgrader's layout: submitted/<student>/<lab>/<lab>.ipynb
     assert found.unknown == ["notes.pdf"]
     assert found.duplicates == {}
 

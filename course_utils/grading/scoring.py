@@ -1,4 +1,4 @@
-"""Score an executed submission, question by question, with the reason for every lost point; export as CSV.
+"""Score an executed submission, question by question, with the reason for every lost point.
 
 A test cell earns its points when it ran and raised nothing. Unlike nbgrader, text on stderr (a library warning, a
 progress bar) does not cost anything: only an error does. Reasons name the error, never the hidden test's code.
@@ -6,14 +6,11 @@ progress bar) does not cost anything: only an error does. Reasons name the error
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from .repair import grading_info, is_test
+from .repair import Repair, grading_info, is_test
 
 PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
 
@@ -29,6 +26,26 @@ class QuestionResult:
     max_points: float
     status: str  # passed, failed or not run
     reason: str
+
+
+@dataclass
+class GradedLab:
+    """One student's lab, graded: each question's result, what was repaired, how the run ended."""
+
+    student: str
+    lab: str
+    results: list[QuestionResult] = field(default_factory=list)
+    repairs: list[Repair] = field(default_factory=list)
+    status: str = "ok"  # how the sandboxed run ended ("ok", "kernel died", "timeout", ...)
+    detail: str = ""  # why it ended early, when it did
+
+    @property
+    def points(self) -> float:
+        return sum(result.points for result in self.results)
+
+    @property
+    def max_points(self) -> float:
+        return sum(result.max_points for result in self.results)
 
 
 def score(
@@ -60,31 +77,3 @@ def score(
         else:
             results.append(QuestionResult(student, lab, question, max_points, max_points, PASSED, ""))
     return results
-
-
-def write_question_csv(results: Iterable[QuestionResult], path: Path) -> None:
-    """One row per student, lab and question: points, max points, status and reason."""
-    rows = [asdict(result) for result in results]
-    _write(path, [field.name for field in fields(QuestionResult)], rows)
-
-
-def write_totals_csv(results: Iterable[QuestionResult], path: Path) -> None:
-    """One row per student and lab: points and max points summed over its questions."""
-    totals: dict[tuple[str, str], list[float]] = {}
-    for result in results:
-        total = totals.setdefault((result.student, result.lab), [0.0, 0.0])
-        total[0] += result.points
-        total[1] += result.max_points
-    rows = [
-        {"student": student, "lab": lab, "points": points, "max_points": max_points}
-        for (student, lab), (points, max_points) in sorted(totals.items())
-    ]
-    _write(path, ["student", "lab", "points", "max_points"], rows)
-
-
-def _write(path: Path, columns: list[str], rows: list[dict]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(rows)

@@ -42,9 +42,9 @@ def compile_pattern(pattern: str, labs: list[str]) -> re.Pattern[str]:
 def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEFAULT_PATTERN) -> Collection:
     """The submissions in ``source`` (a folder, searched recursively, or a zip file) for the given labs.
 
-    Notebooks are copied to ``destination/<student>/<lab>.ipynb``. A file whose name does not match is reported
-    as unknown; two files for the same student and lab are both reported and neither is graded (which one is the
-    final one is for the instructor to say).
+    Notebooks are copied to ``destination/<student>/<lab>/<lab>.ipynb``, nbgrader's layout. A file whose name does
+    not match is reported as unknown; two files for the same student and lab are both reported and neither is
+    graded (which one is the final one is for the instructor to say).
     """
     matcher = compile_pattern(pattern, labs)
     found: dict[tuple[str, str], list[tuple[str, bytes]]] = defaultdict(list)
@@ -59,7 +59,7 @@ def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEF
         if len(files) > 1:
             collection.duplicates[(student, lab)] = sorted(name for name, _ in files)
             continue
-        target = destination / student / f"{lab}.ipynb"
+        target = destination / student / lab / f"{lab}.ipynb"
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(files[0][1])
         collection.submissions.append(Submission(student, lab, target))

@@ -1,0 +1,101 @@
+"""The feedback a student gets for one lab: their executed notebook, scored, without a trace of the hidden tests.
+
+nbgrader's feedback shows the hidden tests unless they are cleared, and even then a failing hidden assertion is
+printed in the traceback. Here every test cell shows the source the student was given, every traceback loses the
+lines of hidden test code, and a verdict follows each test cell under a summary of the score and of the repairs.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import re
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from .repair import Repair, grading_info, is_test
+from .scoring import PASSED, QuestionResult
+
+HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?", re.S)
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+HIDDEN_LINE = "    [a line of a hidden test]"
+
+
+def hidden_lines(source: str) -> list[str]:
+    """The code lines of a test cell's hidden tests, stripped."""
+    return [line.strip() for block in HIDDEN_BLOCK.findall(source) for line in block.splitlines() if line.strip()]
+
+
+def redact_traceback(traceback: list[str], hidden: list[str]) -> list[str]:
+    """The traceback with every line that shows hidden test code replaced by a placeholder."""
+    redacted = []
+    for entry in traceback:
+        lines = ANSI_CODE.sub("", entry).splitlines()
+        redacted.append("\n".join(HIDDEN_LINE if any(code in line for code in hidden) else line for line in lines))
+    return redacted
+
+
+def feedback_notebook(
+    executed: NotebookNode,
+    release: NotebookNode,
+    results: list[QuestionResult],
+    repairs: list[Repair],
+    run_note: str = "",
+) -> NotebookNode:
+    """The executed notebook as the student may see it: a summary first, then every cell with test verdicts."""
+    released_tests = {grading_info(cell)["grade_id"]: cell.source for cell in release.cells if is_test(cell)}
+    verdicts = {result.question: result for result in results}
+    cells = [nbformat.v4.new_markdown_cell(summary(results, repairs, run_note))]
+    for cell in copy.deepcopy(executed.cells):
+        cells.append(cell)
+        if not is_test(cell):
+            continue
+        question = grading_info(cell)["grade_id"]
+        hidden = hidden_lines(cell.source)
+        cell.source = released_tests.get(question, HIDDEN_BLOCK.sub("", cell.source))
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                output["traceback"] = redact_traceback(output.get("traceback", []), hidden)
+        if question in verdicts:
+            cells.append(nbformat.v4.new_markdown_cell(verdict(verdicts[question])))
+    return nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(executed.metadata))
+
+
+def verdict(result: QuestionResult) -> str:
+    """One line of Markdown: the question's points and, when points were lost, why."""
+    line = f"**{result.question}: {result.points:g} / {result.max_points:g}**, {result.status}"
+    return line + (f": {escape(result.reason)}" if result.reason else "")
+
+
+def summary(results: list[QuestionResult], repairs: list[Repair], run_note: str) -> str:
+    """The Markdown that opens the feedback: the score, a table of questions, the repairs, how the run ended."""
+    first = results[0] if results else None
+    title = f"# Feedback: {first.lab}, {first.student}" if first else "# Feedback"
+    points, max_points = sum(r.points for r in results), sum(r.max_points for r in results)
+    lines = [title, "", f"**Score: {points:g} / {max_points:g}**", ""]
+    lines += ["| question | points | result |", "|---|---|---|"]
+    for result in results:
+        outcome = result.status if result.status == PASSED else f"{result.status}: {escape(result.reason)}"
+        lines.append(f"| {result.question} | {result.points:g} / {result.max_points:g} | {outcome} |")
+    if repairs:
+        lines += ["", "Before grading, the grader repaired your notebook's grading cells:", ""]
+        lines += [f"- `{repair.cell}`: {repair.action}" for repair in repairs]
+    if run_note:
+        lines += ["", f"The run stopped early: {escape(run_note)}."]
+    return "\n".join(lines)
+
+
+def escape(text: str) -> str:
+    """Text written by student code, safe inside Markdown tables and HTML."""
+    return html.escape(text).replace("|", "\\|").replace("\n", " ")
+
+
+def write_html(notebook: NotebookNode, path: Path) -> None:
+    """Render a notebook as a standalone HTML page."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body, encoding="utf-8")

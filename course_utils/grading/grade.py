@@ -1,0 +1,217 @@
+"""`course grade`: collect a class's notebooks, repair them, run each in its own sandbox in parallel, then score,
+merge into nbgrader's gradebook, and write feedback and CSV exports.
+
+Everything lands in the course folder in nbgrader's layout, so that formgrader and ``nbgrader export`` keep working::
+
+    gradebook.db                                   the grades (nbgrader's SQLite gradebook)
+    submitted/<student>/<lab>/<lab>.ipynb          the notebook as handed in
+    autograded/<student>/<lab>/<lab>.ipynb         as graded: repaired and executed
+    autograded/<student>/<lab>/results.json        each question's points and reason, and the repairs
+    feedback/<student>/<lab>/<lab>.html            what the student gets back
+    exports/grades_by_question.csv, grades.csv, repairs.csv
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+from tqdm.auto import tqdm
+
+from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
+from ..tables import text_table
+from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
+from .feedback import feedback_notebook, write_html
+from .gradebook import GRADEBOOK, record_scores, register_labs
+from .repair import repair
+from .sandbox import Limits, Run, namespaces_available, run_sandboxed
+from .scoring import GradedLab, score
+from .submissions import DEFAULT_PATTERN, Collection, Submission, collect
+
+CRASHED = "crashed"  # the grader itself could not run the notebook: not the student's doing
+
+
+@dataclass(frozen=True)
+class GradeConfig:
+    """How a class is graded."""
+
+    course_dir: Path  # where the gradebook, the graded notebooks, the feedback and the exports go
+    labs: tuple[str, ...] = ()  # the labs to grade (default: every lab of the course)
+    pattern: str = DEFAULT_PATTERN  # how a file name gives the student and the lab
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # submissions run at once
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass
+class ClassGrades:
+    """The outcome of ``course grade``."""
+
+    collection: Collection
+    graded: list[GradedLab]
+    isolated: bool
+
+    @property
+    def broken(self) -> list[GradedLab]:
+        """Submissions the grader could not run (grading broke, not the student)."""
+        return [lab for lab in self.graded if lab.status == CRASHED]
+
+
+def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = True) -> ClassGrades:
+    """Grade every notebook in ``source`` (a folder or an LMS zip) for the course in ``root``."""
+    labs = list(config.labs) or available_labs(root)
+    unknown = sorted(set(labs) - set(available_labs(root)))
+    if unknown:
+        raise ValueError(f"No such lab: {', '.join(unknown)}. Labs: {', '.join(available_labs(root))}.")
+    course_dir = config.course_dir.resolve()
+    collection = collect(source, labs, course_dir / "submitted", config.pattern)
+    submissions = collection.submissions
+    register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
+    releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
+    sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
+
+    graded, runnable = [], []
+    for submission in submissions:
+        try:
+            submitted = nbformat.read(submission.path, as_version=4)
+        except Exception as error:  # not JSON, not a notebook: graded as nothing, with the reason
+            graded.append(unreadable(submission, sources[submission.lab], error))
+            continue
+        repaired, repairs = repair(submitted, releases[submission.lab], sources[submission.lab])
+        clear_outputs(repaired)  # outputs a student saved are no evidence of anything
+        runnable.append((submission, repaired, repairs))
+
+    runs = run_in_parallel(
+        [(f"{s.student}--{s.lab}", notebook) for s, notebook, _ in runnable],
+        private=[root, course_dir, source.resolve(), Path.home()],
+        workers=config.workers,
+        limits=config.limits,
+        progress=progress,
+    )
+    for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
+        lab = GradedLab(submission.student, submission.lab, [], repairs, run.status, run.detail)
+        lab.results = score(repaired, run.notebook, lab.student, lab.lab, run.detail if run.status != "ok" else "")
+        save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
+        graded.append(lab)
+
+    record_scores(course_dir / GRADEBOOK, [result for lab in graded for result in lab.results])
+    # The exports cover every lab graded in this folder so far: grading a late submission keeps the others.
+    write_exports(read_results(course_dir / "autograded"), course_dir / "exports")
+    graded.sort(key=lambda lab: (lab.student, lab.lab))
+    return ClassGrades(collection, graded, namespaces_available())
+
+
+def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
+    return nbformat.read(root / folder / lab / f"{lab}.ipynb", as_version=4)
+
+
+def clear_outputs(notebook: NotebookNode) -> None:
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+
+
+def unreadable(submission: Submission, source: NotebookNode, error: Exception) -> GradedLab:
+    """Zero on every question of a file that could not be read as a notebook."""
+    reason = f"the file is not a readable notebook ({type(error).__name__})"
+    results = score(source, None, submission.student, submission.lab, reason)
+    return GradedLab(submission.student, submission.lab, results, [], "unreadable", reason)
+
+
+def run_in_parallel(
+    jobs: list[tuple[str, NotebookNode]], private: list[Path], workers: int, limits: Limits, progress: bool
+) -> list[Run]:
+    """Run each named notebook in its own sandbox, ``workers`` at a time; the runs in the order of ``jobs``.
+
+    Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
+    """
+    work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
+    folders = [work_root / name for name, _ in jobs]
+    for folder in folders:
+        folder.mkdir()  # all of them now, so that each sandbox can hide the others
+    # Torch's threads would fight over the cores: share them out between the workers.
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
+    env = {
+        "NBGRADER_EXECUTION": "autograde",  # the labs pick the grade profile
+        "COURSE_PROFILE": "",  # ... unless the grader's own environment forces another one
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "OMP_NUM_THREADS": threads,
+        "MKL_NUM_THREADS": threads,
+    }
+    # What the kernel runs on stays visible: the environment, the Python it was made from, and course_utils.
+    runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, Path(__file__).parents[1])]
+
+    def run(index: int) -> Run:
+        needed = [*runtime, folders[index]]
+        hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
+        try:
+            return run_sandboxed(jobs[index][1], folders[index], hidden, limits, env)
+        except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
+            return Run(None, CRASHED, f"{type(error).__name__}: {error}", False)
+        finally:
+            shutil.rmtree(folders[index], ignore_errors=True)
+
+    runs: list[Run | None] = [None] * len(jobs)
+    try:
+        with (
+            ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+            tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
+        ):
+            futures = {pool.submit(run, index): index for index in range(len(jobs))}
+            for future in as_completed(futures):
+                runs[futures[future]] = future.result()
+                bar.set_postfix_str(jobs[futures[future]][0], refresh=False)
+                bar.update()
+    finally:
+        shutil.rmtree(work_root, ignore_errors=True)
+    return runs  # type: ignore[return-value]
+
+
+def covering(place: Path, needed: Iterable[Path]) -> Iterator[Path]:
+    """The paths to hide so that nothing under ``place`` can be seen but the ``needed`` paths (and their parents)."""
+    needed = list(needed)
+    if not any(place == path or place in path.parents for path in needed):
+        yield place
+    elif place not in needed and place.is_dir():
+        for child in sorted(place.iterdir()):
+            yield from covering(child, needed)
+
+
+def save(course_dir: Path, lab: GradedLab, executed: NotebookNode, release: NotebookNode) -> None:
+    """The graded notebook and its results, in nbgrader's ``autograded/`` folder; the student's feedback page."""
+    graded_dir = course_dir / "autograded" / lab.student / lab.lab
+    graded_dir.mkdir(parents=True, exist_ok=True)
+    nbformat.write(executed, graded_dir / f"{lab.lab}.ipynb")
+    write_results(lab, graded_dir)
+    feedback = feedback_notebook(executed, release, lab.results, lab.repairs, lab.detail if lab.status != "ok" else "")
+    write_html(feedback, course_dir / "feedback" / lab.student / lab.lab / f"{lab.lab}.html")
+
+
+def format_summary(grades: ClassGrades, course_dir: Path) -> str:
+    """What ``course grade`` prints at the end: a row per graded lab, then what was not graded and where things are."""
+    rows = [
+        [lab.student, lab.lab, f"{lab.points:g} / {lab.max_points:g}", lab.status, str(len(lab.repairs))]
+        for lab in grades.graded
+    ]
+    lines = [text_table(["student", "lab", "score", "run", "repairs"], rows), ""]
+    collection = grades.collection
+    if collection.unknown:
+        lines.append(f"Not graded, the file name does not match the pattern: {', '.join(collection.unknown)}")
+    for (student, lab), files in collection.duplicates.items():
+        lines.append(f"Not graded, several files for {student} and {lab}: {', '.join(files)}")
+    if not grades.isolated:
+        lines.append("Warning: no user namespaces here; submissions ran with resource limits only, not isolated.")
+    for lab in grades.broken:
+        lines.append(f"The grader could not run {lab.student}'s {lab.lab}: {lab.detail}")
+    lines.append(f"Gradebook: {course_dir / GRADEBOOK}")
+    lines.append(f"Feedback:  {course_dir / 'feedback'}/<student>/<lab>/<lab>.html")
+    lines.append(f"Exports:   {course_dir / 'exports'}/{QUESTIONS_CSV}, {TOTALS_CSV}, {REPAIRS_CSV}")
+    return "\n".join(lines)
