@@ -5,29 +5,13 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_core.utils import run_sync
 from nbclient import NotebookClient
-
-
-@contextmanager
-def environment(variables: Mapping[str, str]) -> Iterator[None]:
-    """Set environment variables for a block (kernels started inside it inherit them)."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def execute_notebook(
@@ -49,7 +33,7 @@ def execute_notebook(
     destination.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     # A local socket (not TCP) to talk to the kernel, in a private folder that disappears afterwards.
-    with tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets, environment(env or {}):
+    with tempfile.TemporaryDirectory(prefix="course-kernel-") as sockets:
         # The asynchronous manager: nbclient's checks for a dead kernel and its cell timeouts run while it waits.
         kernel = AsyncKernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
         client = NotebookClient(
@@ -63,7 +47,7 @@ def execute_notebook(
         if after_cell is not None:
             client.on_cell_executed = lambda **_: after_cell(notebook)
         try:
-            client.execute()
+            client.execute(env={**os.environ, **(env or {})})  # the kernel's own: safe with several threads
         finally:
             nbformat.write(notebook, destination)
             if kernel.has_kernel:  # nbclient leaves a kernel it did not create running

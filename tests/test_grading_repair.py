@@ -1,17 +1,16 @@
 """Repairing submitted notebooks before grading: every way a notebook's grading cells get lost or altered."""
 
 import copy
-import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from course_utils.grading import simulate
 from course_utils.grading.repair import Repair, grading_info, repair
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab2_reward_modeling"
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION\n?", re.S)
 
 
 def read(folder: str) -> nbformat.NotebookNode:
@@ -31,13 +30,7 @@ def source():
 @pytest.fixture
 def solved(release, source):
     """The release with every answer cell filled in with the solution's code, as a good student would."""
-    notebook = copy.deepcopy(release)
-    answers = {grading_info(c)["grade_id"]: c.source for c in source.cells if grading_info(c).get("solution")}
-    for cell in notebook.cells:
-        grade_id = grading_info(cell).get("grade_id")
-        if grade_id in answers:
-            cell.source = SOLUTION_BLOCK.sub(lambda m: m[1], answers[grade_id])
-    return notebook
+    return simulate.solved(release, source)
 
 
 def graded_view(notebook):

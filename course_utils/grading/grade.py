@@ -96,7 +96,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         progress=progress,
     )
     for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
-        lab = GradedLab(submission.student, submission.lab, [], repairs, run.status, run.detail)
+        lab = GradedLab(submission.student, submission.lab, [], repairs, run.status, run.detail, run.seconds)
         lab.results = score(repaired, run.notebook, lab.student, lab.lab, run.detail if run.status != "ok" else "")
         save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
         graded.append(lab)
@@ -155,7 +155,7 @@ def run_in_parallel(
         try:
             return run_sandboxed(jobs[index][1], folders[index], hidden, limits, env)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
-            return Run(None, CRASHED, f"{type(error).__name__}: {error}", False)
+            return Run(None, CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
             shutil.rmtree(folders[index], ignore_errors=True)
 
@@ -198,10 +198,17 @@ def save(course_dir: Path, lab: GradedLab, executed: NotebookNode, release: Note
 def format_summary(grades: ClassGrades, course_dir: Path) -> str:
     """What ``course grade`` prints at the end: a row per graded lab, then what was not graded and where things are."""
     rows = [
-        [lab.student, lab.lab, f"{lab.points:g} / {lab.max_points:g}", lab.status, str(len(lab.repairs))]
+        [
+            lab.student,
+            lab.lab,
+            f"{lab.points:g} / {lab.max_points:g}",
+            lab.status,
+            f"{lab.seconds:.0f} s",
+            str(len(lab.repairs)),
+        ]
         for lab in grades.graded
     ]
-    lines = [text_table(["student", "lab", "score", "run", "repairs"], rows), ""]
+    lines = [text_table(["student", "lab", "score", "run", "time", "repairs"], rows), ""]
     collection = grades.collection
     if collection.unknown:
         lines.append(f"Not graded, the file name does not match the pattern: {', '.join(collection.unknown)}")

@@ -22,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -66,6 +67,7 @@ class Run:
     status: str  # "ok", "cell timeout", "kernel died", "timeout" or "crashed"
     detail: str
     isolated: bool
+    seconds: float  # wall time
 
 
 @cache
@@ -113,6 +115,7 @@ def run_sandboxed(
         size = limits.file_mb * 2**20
         resource.setrlimit(resource.RLIMIT_FSIZE, (size, size))
 
+    start = time.perf_counter()
     process = subprocess.Popen(
         command,
         cwd=work,
@@ -133,4 +136,4 @@ def run_sandboxed(
         status = {"status": "timeout", "detail": f"the notebook ran longer than {limits.wall_seconds:.0f} s"}
     executed = work / EXECUTED
     notebook_out = nbformat.read(executed, as_version=4) if executed.exists() else None
-    return Run(notebook_out, status["status"], status["detail"], isolated)
+    return Run(notebook_out, status["status"], status["detail"], isolated, time.perf_counter() - start)

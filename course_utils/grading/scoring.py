@@ -38,6 +38,7 @@ class GradedLab:
     repairs: list[Repair] = field(default_factory=list)
     status: str = "ok"  # how the sandboxed run ended ("ok", "kernel died", "timeout", ...)
     detail: str = ""  # why it ended early, when it did
+    seconds: float = 0.0  # how long it ran
 
     @property
     def points(self) -> float:

@@ -1,0 +1,328 @@
+"""`course grade` end to end: one class of real lab notebooks, good and bad, graded once in parallel sandboxes.
+
+Every student below is one way a submission can go wrong (or right). Each test pins the exact score and the recorded
+reason, and checks that nobody else's grade moved and that the gradebook is intact.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import sqlite3
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+from nbgrader.utils import determine_grade
+
+from course_utils.grading import simulate
+from course_utils.grading.feedback import hidden_lines
+from course_utils.grading.grade import GradeConfig, grade_class
+from course_utils.grading.gradebook import gradebook_url
+from course_utils.grading.repair import Repair, grading_info, is_test
+from course_utils.grading.sandbox import Limits
+from course_utils.grading.worker import TRUNCATED
+from course_utils.release import available_labs
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = available_labs(ROOT)
+LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
+MAX = 11.0
+# Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
+LIMITS = Limits(wall_seconds=400, cell_seconds=30)
+
+# The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
+GRADED_CELLS = {
+    "lab1_instruction_tuning": {
+        "test_format_prompt",
+        "test_completion_only_labels",
+        "test_matches_trl",
+        "test_trainer",
+        "test_extract_response",
+        "test_load_tuned_model",
+    },
+    "lab2_reward_modeling": {
+        "test_format_conversation",
+        "test_split_by_prompt",
+        "test_bradley_terry_loss",
+        "test_matches_trl",
+        "test_trainer",
+        "test_pairwise_accuracy",
+        "test_score",
+    },
+    "lab3_ppo_sentiment": {
+        "test_build_queries",
+        "test_positive_logits",
+        "test_kl_penalised_rewards",
+        "test_gae_advantages",
+        "test_clipped_policy_loss",
+        "test_training",
+    },
+    "lab4_dpo": {
+        "test_to_preference_strings",
+        "test_sequence_logprobs",
+        "test_dpo_loss",
+        "test_matches_trl",
+        "test_trainer",
+        "test_plot_dpo_history",
+        "test_load_policy",
+    },
+}
+
+WRONG_FORMAT = """def format_conversation(prompt: str, response: str) -> str:
+    return f"Human: {prompt}\\nAssistant: {response}"
+"""
+WRONG_FORMAT_REASON = "AssertionError: Unexpected text: 'Human: How do I boil an egg?\\nAssistant: Put it in water.'"
+WRONG_ACCURACY = "def pairwise_accuracy(chosen_rewards, rejected_rewards):\n    return 1.0\n"
+WRONG_ACCURACY_REASON = "AssertionError: Two of four pairs are won (a tie is not a win): expected 0.5, got 1.0."
+NOISY_FORMAT = """import sys
+import warnings
+
+from tqdm import tqdm
+
+
+def format_conversation(prompt: str, response: str) -> str:
+    print("formatting one conversation", file=sys.stderr)
+    warnings.warn("this function is slow", UserWarning)
+    for _ in tqdm(range(3), disable=False):
+        pass
+    return f"Human: {prompt}\\n\\nAssistant: {response}"
+"""
+LOOPING_ACCURACY = "def pairwise_accuracy(chosen_rewards, rejected_rewards):\n    while True:\n        pass\n"
+CRASHING_ACCURACY = "import os\n\nos._exit(1)\n"
+HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
+FLOOD = "for i in range(100_000):\n    print(i)\n"
+KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
+INTERRUPTED = "interrupted: the cell ran past its time limit"
+
+
+def hostile_code(course_dir: Path) -> str:
+    """A cell that tries everything it must not manage, and prints what happened."""
+    return f"""import glob
+import os
+import socket
+
+
+def attempt(what, action):
+    try:
+        result = action()
+    except OSError as error:
+        result = type(error).__name__
+    else:
+        result = "LEAKED" if result else "nothing"
+    print(f"{{what}}: {{result}}")
+
+
+mine = "../" + os.path.basename(os.getcwd())
+attempt("other sandboxes", lambda: [path for path in glob.glob("../*/*.ipynb") if not path.startswith(mine)])
+attempt("other submission", lambda: open({str(course_dir / "submitted" / "solver" / LAB / f"{LAB}.ipynb")!r}).read())
+attempt("gradebook", lambda: open({str(course_dir / "gradebook.db")!r}, "rb").read())
+attempt("solutions", lambda: open({str(ROOT / "solutions" / LAB / f"{LAB}.ipynb")!r}).read())
+attempt("write outside", lambda: open({str(course_dir / "planted.txt")!r}, "w").write("pwned"))
+attempt("write the gradebook", lambda: open({str(course_dir / "gradebook.db")!r}, "ab").write(b"pwned"))
+attempt("network", lambda: socket.create_connection(("1.1.1.1", 80), timeout=3))
+"""
+
+
+def read(folder: str, lab: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / folder / lab / f"{lab}.ipynb", as_version=4)
+
+
+def build_class(inbox: Path, course_dir: Path) -> None:
+    """Write every student's notebook into ``inbox``, named as an LMS would (the hostile one targets ``course_dir``)."""
+    release, source = read("labs", LAB), read("solutions", LAB)
+    good = simulate.solved(release, source)
+    wrong_format = simulate.with_source(good, "format_conversation", WRONG_FORMAT)
+    wrong_accuracy = simulate.with_source(good, "pairwise_accuracy", WRONG_ACCURACY)
+    notebooks = {  # besides "solver" (correct) and "idle" (the untouched release), who hand in every lab
+        "wrong": wrong_format,
+        "edited": simulate.with_source(wrong_format, "test_format_conversation", "pass"),
+        "points": simulate.with_grading(good, "test_score", points=100),
+        "ungraded": simulate.with_grading(good, "test_trainer", grade=False),
+        "deleted": simulate.without_cell(wrong_accuracy, "test_pairwise_accuracy"),
+        "stripped": simulate.stripped(good),
+        "noisy": simulate.with_source(good, "format_conversation", NOISY_FORMAT),
+        "looping": simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY),
+        "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
+        "hoarding": simulate.with_source(good, "score", HOARDING_SCORE),
+        "chatty": simulate.with_cell_after(good, "test_format_conversation", FLOOD),
+        "hostile": simulate.with_cell_after(good, "test_format_conversation", hostile_code(course_dir)),
+    }
+    inbox.mkdir()
+    for student, notebook in notebooks.items():
+        nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
+    (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(good))
+    for lab in LABS:  # every lab, solved and untouched
+        nbformat.write(simulate.solved(read("labs", lab), read("solutions", lab)), inbox / f"solver_{lab}.ipynb")
+        nbformat.write(read("labs", lab), inbox / f"idle_{lab}.ipynb")
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """The class, graded once: (its grades by student and lab, the course folder)."""
+    base = tmp_path_factory.mktemp("class")
+    course_dir = base / "course"
+    build_class(base / "inbox", course_dir)
+    grades = grade_class(ROOT, base / "inbox", GradeConfig(course_dir, limits=LIMITS), progress=False)
+    assert grades.isolated and not grades.broken
+    return {(lab.student, lab.lab): lab for lab in grades.graded}, course_dir
+
+
+# student -> (points, how the run ended, {question: (status, reason)} for every question that lost points)
+EXPECTED = {
+    "wrong": (10.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
+    "edited": (10.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
+    "points": (MAX, "ok", {}),
+    "ungraded": (MAX, "ok", {}),
+    "deleted": (9.0, "ok", {"test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON)}),
+    "stripped": (MAX, "ok", {}),
+    "colab": (MAX, "ok", {}),
+    "noisy": (MAX, "ok", {}),
+    "looping": (9.0, "ok", {"test_pairwise_accuracy": ("failed", INTERRUPTED)}),
+    "crashing": (
+        8.0,
+        "kernel died",
+        {"test_pairwise_accuracy": ("not run", KERNEL_DIED), "test_score": ("not run", KERNEL_DIED)},
+    ),
+    "hoarding": (10.0, "ok", {"test_score": ("failed", "MemoryError")}),
+    "chatty": (MAX, "ok", {}),
+    "hostile": (MAX, "ok", {}),
+}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_case_gets_its_exact_score_and_reasons(graded, student):
+    grades, _ = graded
+    lab = grades[(student, LAB)]
+    points, status, lost = EXPECTED[student]
+    assert (lab.points, lab.max_points, lab.status) == (points, MAX, status)
+    assert {r.question: (r.status, r.reason) for r in lab.results if r.points < r.max_points} == lost
+
+
+def test_untouched_release_scores_zero_on_every_question(graded):
+    grades, _ = graded
+    for lab in LABS:
+        results = grades[("idle", lab)].results
+        assert [r.points for r in results] == [0.0] * len(results) and all(r.status == "failed" for r in results)
+    reasons = {r.question: r.reason for r in grades[("idle", LAB)].results}
+    assert reasons["test_bradley_terry_loss"] == "NotImplementedError"
+    assert reasons["test_trainer"] == "NameError: name 'trainer' is not defined"
+
+
+def test_every_lab_solved_gets_full_marks_on_its_own_graded_cells(graded):
+    grades, _ = graded
+    assert set(LABS) == set(GRADED_CELLS)
+    for lab in LABS:
+        results = grades[("solver", lab)].results
+        assert {r.question for r in results} == GRADED_CELLS[lab], lab
+        assert all(r.points == r.max_points > 0 for r in results), [r for r in results if r.points < r.max_points]
+
+
+def test_what_was_repaired_is_recorded_per_student(graded):
+    grades, _ = graded
+    repairs = {student: grades[(student, LAB)].repairs for student in [*EXPECTED, "solver"]}
+    assert repairs["solver"] == repairs["colab"] == repairs["noisy"] == []
+    assert repairs["edited"] == [Repair("test_format_conversation", "replaced an edited test cell with the original")]
+    assert repairs["points"] == [Repair("test_score", "restored points (100 -> 1)")]
+    assert repairs["ungraded"] == [Repair("test_trainer", "restored graded flag (False -> True)")]
+    assert repairs["deleted"] == [Repair("test_pairwise_accuracy", "restored a deleted test cell")]
+    graded_cells = [grading_info(cell)["grade_id"] for cell in read("labs", LAB).cells if grading_info(cell)]
+    assert repairs["stripped"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
+
+
+def autograded(course_dir: Path, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(course_dir / "autograded" / student / LAB / f"{LAB}.ipynb", as_version=4)
+
+
+def outputs_of(notebook: nbformat.NotebookNode, needle: str) -> str:
+    """The printed text of the first cell whose source contains ``needle``."""
+    cell = next(cell for cell in notebook.cells if needle in cell.source)
+    return "".join(output.get("text", "") for output in cell.outputs)
+
+
+def test_hostile_code_reached_nothing(graded):
+    _, course_dir = graded
+    printed = outputs_of(autograded(course_dir, "hostile"), "def attempt")
+    assert printed.splitlines() == [
+        "other sandboxes: nothing",
+        "other submission: FileNotFoundError",
+        "gradebook: FileNotFoundError",
+        "solutions: FileNotFoundError",
+        "write outside: OSError",
+        "write the gradebook: OSError",
+        "network: OSError",
+    ]
+    assert not (course_dir / "planted.txt").exists()
+
+
+def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
+    _, course_dir = graded
+    printed = outputs_of(autograded(course_dir, "chatty"), "range(100_000)")
+    assert printed.startswith("0\n1\n2\n") and printed.endswith(TRUNCATED) and len(printed) < 200_000
+
+
+def test_stderr_that_would_cost_the_points_under_nbgrader_costs_nothing(graded):
+    _, course_dir = graded
+    notebook = autograded(course_dir, "noisy")
+    test = next(cell for cell in notebook.cells if grading_info(cell).get("grade_id") == "test_format_conversation")
+    assert any(output.get("name") == "stderr" for output in test.outputs)
+    assert determine_grade(test) == (0, 1.0)  # what nbgrader's autograde would have given
+
+
+def test_the_gradebook_holds_every_score_and_is_intact(graded):
+    grades, course_dir = graded
+    database = course_dir / "gradebook.db"
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    with Gradebook(gradebook_url(database)) as book:
+        for (student, lab), graded_lab in grades.items():
+            submission = book.find_submission(lab, student)
+            assert (submission.score, submission.max_score) == (graded_lab.points, graded_lab.max_points)
+        assert len(book.students) == len({student for student, _ in grades})
+
+
+def test_exports_have_a_row_per_question_and_per_lab(graded):
+    grades, course_dir = graded
+    with (course_dir / "exports" / "grades_by_question.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == sum(len(lab.results) for lab in grades.values())
+    crashing = [row for row in rows if row["student"] == "crashing" and row["status"] != "passed"]
+    assert {(row["question"], row["reason"]) for row in crashing} == {
+        ("test_pairwise_accuracy", KERNEL_DIED),
+        ("test_score", KERNEL_DIED),
+    }
+    with (course_dir / "exports" / "grades.csv").open() as handle:
+        totals = {(row["student"], row["lab"]): float(row["points"]) for row in csv.DictReader(handle)}
+    assert totals == {key: lab.points for key, lab in grades.items()}
+
+
+def test_feedback_shows_no_hidden_test(graded):
+    grades, course_dir = graded
+    hidden = [line for cell in read("solutions", LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
+    assert hidden, "lab 2 should have hidden tests"
+    for student in ("wrong", "deleted", "idle"):
+        page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()
+        text = html.unescape(re.sub(r"<[^>]+>", "", page))
+        assert [line for line in hidden if line in text] == [], student
+        assert f"Score: {grades[(student, LAB)].points:g} / 11" in text
+
+
+def test_grading_again_is_idempotent(graded, tmp_path):
+    """Grading one student again changes nothing else: same scores in the gradebook, everyone still exported."""
+    grades, course_dir = graded
+    before = gradebook_rows(course_dir)
+    inbox = tmp_path / "late"
+    inbox.mkdir()
+    (inbox / f"idle_{LAB}.ipynb").write_bytes((course_dir / "submitted" / "idle" / LAB / f"{LAB}.ipynb").read_bytes())
+    again = grade_class(ROOT, inbox, GradeConfig(course_dir, labs=(LAB,), limits=LIMITS), progress=False)
+    assert [(lab.student, lab.points) for lab in again.graded] == [("idle", 0.0)]
+    assert gradebook_rows(course_dir) == before
+    with (course_dir / "exports" / "grades.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == len(grades)
+
+
+def gradebook_rows(course_dir: Path) -> list[tuple]:
+    with sqlite3.connect(course_dir / "gradebook.db") as connection:
+        return connection.execute("SELECT * FROM grade ORDER BY id").fetchall()
