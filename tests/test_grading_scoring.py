@@ -64,3 +64,18 @@ def test_cells_a_dead_kernel_never_reached_are_not_run_with_the_reason():
         ("q3", 0.0, "not run", "kernel died"),
     ]
     assert all(r.status == "not run" for r in score(notebook, None, "bob", "lab2", "timeout"))
+
+
+def value(text: str) -> list:
+    """The outputs of a cell that evaluates to ``text``."""
+    return [new_output("execute_result", data={"text/plain": text}, execution_count=1)]
+
+
+def test_a_number_below_the_points_is_partial_credit_as_in_nbgrader():
+    notebook = graded_notebook()
+    run = run_of(notebook, {"q1": value("0.5"), "q2": value("3"), "q3": value("'a string'")})
+    assert [(r.points, r.status, r.reason) for r in score(notebook, run, "ann", "lab1")] == [
+        (0.5, "partial", "partial credit: the test gave 0.5 of 2"),
+        (3.0, "passed", ""),
+        (1.0, "passed", ""),
+    ]

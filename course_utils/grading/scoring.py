@@ -1,7 +1,8 @@
 """Score an executed submission, question by question, with the reason for every lost point.
 
-A test cell earns its points when it ran and raised nothing. Unlike nbgrader, text on stderr (a library warning, a
-progress bar) does not cost anything: only an error does. Reasons name the error, never the hidden test's code.
+A test cell earns its points when it ran and raised nothing (or, as in nbgrader, the number it evaluates to when that
+is less: partial credit). Unlike nbgrader, text on stderr (a library warning, a progress bar) costs nothing: only an
+error does. Reasons name the error, never the hidden test's code.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from nbformat import NotebookNode
 
 from .repair import Repair, grading_info, is_test
 
-PASSED, FAILED, NOT_RUN = "passed", "failed", "not run"
+PASSED, PARTIAL, FAILED, NOT_RUN = "passed", "partial", "failed", "not run"
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,21 @@ def score(
             if name == "KeyboardInterrupt":  # the sandbox interrupts a cell that outlives its time limit
                 reason = "interrupted: the cell ran past its time limit"
             results.append(QuestionResult(student, lab, question, 0.0, max_points, FAILED, reason[:300]))
+        elif (credit := partial_credit(outcome, max_points)) is not None:
+            reason = f"partial credit: the test gave {credit:g} of {max_points:g}"
+            results.append(QuestionResult(student, lab, question, credit, max_points, PARTIAL, reason))
         else:
             results.append(QuestionResult(student, lab, question, max_points, max_points, PASSED, ""))
     return results
+
+
+def partial_credit(cell: NotebookNode, max_points: float) -> float | None:
+    """nbgrader's partial credit: a test cell whose value is a number from 0 to below its points earns that number."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "execute_result":
+            try:
+                value = float("".join(output.get("data", {}).get("text/plain", "")))
+            except ValueError:
+                return None
+            return value if 0 <= value < max_points else None
+    return None

@@ -1,0 +1,58 @@
+"""Feedback pages: the student's run with verdicts, and not a trace of the hidden tests."""
+
+import re
+
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from course_utils.grading.feedback import HIDDEN_LINE, feedback_notebook, redact_traceback, write_html
+from course_utils.grading.repair import Repair
+from course_utils.grading.scoring import QuestionResult
+
+VISIBLE = 'assert add(1, 1) == 2, "add(1, 1) should be 2"\n'
+HIDDEN = "### BEGIN HIDDEN TESTS\nassert add(-12345, 3) == -12342\n### END HIDDEN TESTS\n"
+
+
+def graded_test_cell(source: str) -> dict:
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_add", "points": 2}
+    return cell
+
+
+def notebooks():
+    answer = new_code_cell("def add(a, b):\n    return a + b if a > 0 else 0")
+    release = new_notebook(cells=[answer, graded_test_cell(VISIBLE)])
+    executed = new_notebook(cells=[answer, graded_test_cell(VISIBLE + HIDDEN)])
+    traceback = [
+        "\x1b[0;31mAssertionError\x1b[0m  Traceback (most recent call last)",
+        "Cell \x1b[0;32mIn[2], line 3\x1b[0m\n      1 assert add(1, 1) == 2\n----> 3 assert add(-12345, 3) == -12342",
+        "\x1b[0;31mAssertionError\x1b[0m: ",
+    ]
+    executed.cells[1].outputs = [new_output("error", ename="AssertionError", evalue="", traceback=traceback)]
+    return release, executed
+
+
+RESULT = QuestionResult("ann", "lab0", "test_add", 0.0, 2.0, "failed", "AssertionError <script>|x")
+
+
+def test_tracebacks_lose_hidden_lines_and_colour_codes():
+    traceback = ["----> 3 \x1b[0;32massert add(-12345, 3) == -12342\x1b[0m", "assert add(1, 1) == 2"]
+    assert redact_traceback(traceback, ["assert add(-12345, 3) == -12342"]) == [HIDDEN_LINE, "assert add(1, 1) == 2"]
+
+
+def test_feedback_shows_the_released_test_a_verdict_and_a_summary():
+    release, executed = notebooks()
+    feedback = feedback_notebook(executed, release, [RESULT], [Repair("test_add", "restored points (9 -> 2)")])
+    summary, answer, test, verdict = feedback.cells
+    assert test.source == VISIBLE and answer.source == executed.cells[0].source
+    assert "12345" not in "".join(test.outputs[0].traceback)
+    assert verdict.source == "**test_add: 0 / 2**, failed: AssertionError &lt;script&gt;\\|x"
+    assert "**Score: 0 / 2**" in summary.source and "restored points (9 -> 2)" in summary.source
+    assert executed.cells[1].source == VISIBLE + HIDDEN  # the input is left alone
+
+
+def test_the_html_page_has_the_score_and_no_hidden_test(tmp_path):
+    release, executed = notebooks()
+    write_html(feedback_notebook(executed, release, [RESULT], [], "the kernel died"), tmp_path / "page.html")
+    text = re.sub(r"<[^>]+>", "", (tmp_path / "page.html").read_text())
+    assert "Score: 0 / 2" in text and "The run stopped early: the kernel died." in text
+    assert "12345" not in text and "<script>" not in (tmp_path / "page.html").read_text()
