@@ -53,9 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from .demo import format_table, run_demo
 
-        runs = run_demo(root, (args.build or root / "build").resolve())
+        build = (args.build or root / "build").resolve()
+        runs = run_demo(root, build)
         print()
         print(format_table(runs))
+        print(f"\nGraded with `course grade`: gradebook, feedback pages and CSV exports in {build / 'grading'}")
         return 0 if all(run.score == run.max_score for run in runs) else 1
     return grade(args, root)
 
