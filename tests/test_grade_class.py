@@ -154,6 +154,7 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
     (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(good))
+    (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     for lab in LABS:  # every lab, solved and untouched
         nbformat.write(simulate.solved(read("labs", lab), read("solutions", lab)), inbox / f"solver_{lab}.ipynb")
         nbformat.write(read("labs", lab), inbox / f"idle_{lab}.ipynb")
@@ -199,6 +200,14 @@ def test_each_case_gets_its_exact_score_and_reasons(graded, student):
     points, status, lost = EXPECTED[student]
     assert (lab.points, lab.max_points, lab.status) == (points, MAX, status)
     assert {r.question: (r.status, r.reason) for r in lab.results if r.points < r.max_points} == lost
+
+
+def test_a_file_that_is_not_a_notebook_scores_zero_with_the_reason(graded):
+    grades, _ = graded
+    lab = grades[("garbled", LAB)]
+    assert (lab.points, lab.max_points, lab.status) == (0.0, MAX, "unreadable")
+    reason = "the file is not a readable notebook (NotJSONError)"
+    assert {(r.status, r.reason) for r in lab.results} == {("not run", reason)}
 
 
 def test_untouched_release_scores_zero_on_every_question(graded):

@@ -63,6 +63,15 @@ def test_collect_with_a_custom_pattern(tmp_path):
     assert [(s.student, s.lab) for s in found.submissions] == [("s42", "lab2_reward_modeling")]
 
 
+def test_a_student_id_that_would_escape_its_folder_is_refused(tmp_path):
+    (tmp_path / "in").mkdir()
+    for student in ("..", ".hidden", "ok"):
+        (tmp_path / "in" / f"lab1_instruction_tuning~{student}.ipynb").write_text("{}")
+    found = collect(tmp_path / "in", LABS, tmp_path / "out", pattern=r"^(?P<lab>{labs})~(?P<student>.+)\.ipynb$")
+    assert [s.student for s in found.submissions] == ["ok"]
+    assert found.unknown == ["lab1_instruction_tuning~...ipynb", "lab1_instruction_tuning~.hidden.ipynb"]
+
+
 def test_collect_from_nothing_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a folder nor a zip"):
         collect(tmp_path / "missing", LABS, tmp_path / "out")

@@ -73,6 +73,8 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     course_dir = config.course_dir.resolve()
     collection = collect(source, labs, course_dir / "submitted", config.pattern)
     submissions = collection.submissions
+    if not submissions:
+        return ClassGrades(collection, [], namespaces_available())
     register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
     releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
     sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
@@ -83,14 +85,17 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
             submitted = nbformat.read(submission.path, as_version=4)
         except Exception as error:  # not JSON, not a notebook: graded as nothing, with the reason
             graded.append(unreadable(submission, sources[submission.lab], error))
+            save(course_dir, graded[-1], nbformat.v4.new_notebook(), releases[submission.lab])
             continue
         repaired, repairs = repair(submitted, releases[submission.lab], sources[submission.lab])
         clear_outputs(repaired)  # outputs a student saved are no evidence of anything
         runnable.append((submission, repaired, repairs))
 
+    # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
+    private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
     runs = run_in_parallel(
         [(f"{s.student}--{s.lab}", notebook) for s, notebook, _ in runnable],
-        private=[root, course_dir, source.resolve(), Path.home()],
+        private=private,
         workers=config.workers,
         limits=config.limits,
         progress=progress,

@@ -11,6 +11,8 @@ from pathlib import Path, PurePosixPath
 # `<student>_<anything>_<lab>.ipynb`, e.g. `jdoe_lab2_reward_modeling.ipynb` or an LMS's
 # `jdoe_123456_78910_lab2_reward_modeling (1).ipynb`. `{labs}` becomes the alternation of the course's labs.
 DEFAULT_PATTERN = r"^(?P<student>[A-Za-z0-9.@+-]+)_(?:.*_)?(?P<lab>{labs})(?: ?\(\d+\))?\.ipynb$"
+# A student id becomes a folder name: whatever a custom pattern captures, it may not climb out (`..`) or hide (`.x`).
+SAFE_STUDENT = re.compile(r"[\w@+-][\w.@+-]*")
 
 
 @dataclass(frozen=True)
@@ -27,7 +29,7 @@ class Collection:
     """What was found: the submissions to grade and the files that could not be used, with why."""
 
     submissions: list[Submission] = field(default_factory=list)
-    unknown: list[str] = field(default_factory=list)  # files whose name does not match the pattern
+    unknown: list[str] = field(default_factory=list)  # files whose name does not match (or gives no usable id)
     duplicates: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (student, lab) -> files
 
 
@@ -51,7 +53,7 @@ def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEF
     collection = Collection()
     for name, read in _notebook_files(source):
         match = matcher.match(PurePosixPath(name).name)
-        if match is None or match["lab"] not in labs:
+        if match is None or match["lab"] not in labs or not SAFE_STUDENT.fullmatch(match["student"]):
             collection.unknown.append(name)
         else:
             found[(match["student"], match["lab"])].append((name, read()))

@@ -1,0 +1,50 @@
+"""`course grade` as a command: what it prints, and an exit status that is 1 only when grading itself broke."""
+
+from pathlib import Path
+
+from course_utils.cli import main
+from course_utils.grading.grade import ClassGrades, format_summary
+from course_utils.grading.repair import Repair
+from course_utils.grading.scoring import GradedLab, QuestionResult
+from course_utils.grading.submissions import Collection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_summary_lists_every_lab_then_what_was_not_graded():
+    lab = GradedLab(
+        "ann",
+        "lab1",
+        [QuestionResult("ann", "lab1", "q1", 1.0, 3.0, "failed", "x")],
+        [Repair("q1", "restored a deleted test cell")],
+        "kernel died",
+        "the kernel died",
+        12.4,
+    )
+    collection = Collection([], ["notes.pdf"], {("bob", "lab1"): ["a.ipynb", "b.ipynb"]})
+    text = format_summary(ClassGrades(collection, [lab], isolated=False), Path("/course"))
+    lines = text.splitlines()
+    assert lines[:3] == [
+        "student | lab  | score | run         | time | repairs",
+        "--------+------+-------+-------------+------+--------",
+        "ann     | lab1 | 1 / 3 | kernel died | 12 s | 1",
+    ]
+    assert "Not graded, the file name does not match the pattern: notes.pdf" in lines
+    assert "Not graded, several files for bob and lab1: a.ipynb, b.ipynb" in lines
+    assert any(line.startswith("Warning: no user namespaces") for line in lines)
+    assert "Gradebook: /course/gradebook.db" in lines
+
+
+def test_an_unknown_lab_is_an_error(tmp_path, capsys):
+    status = main(["--root", str(ROOT), "grade", str(tmp_path), "--labs", "lab9", "--course-dir", str(tmp_path / "c")])
+    assert status == 1
+    assert "No such lab: lab9" in capsys.readouterr().err
+
+
+def test_a_folder_with_no_submission_is_an_error(tmp_path, capsys):
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "Untitled.ipynb").write_text("{}")
+    status = main(["--root", str(ROOT), "grade", str(tmp_path / "inbox"), "--course-dir", str(tmp_path / "c")])
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "Untitled.ipynb" in captured.out and "no submission found" in captured.err
