@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-demo: $(STAMP)  ## run every lab in the tiny profile, autograde the results, print a table
+demo: $(STAMP)  ## run every lab in the tiny profile, grade the results with `course grade`, print a table
 	$(BIN)/course demo
 
 test: $(STAMP)  ## the test suite
