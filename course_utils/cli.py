@@ -12,6 +12,7 @@ from .grading.submissions import DEFAULT_PATTERN
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The `course` command line: release, demo and grade."""
     parser = argparse.ArgumentParser(prog="course", description="Release, run and grade the course's labs.")
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course repository (default: here)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def grade(args: argparse.Namespace, root: Path) -> int:
+    """`course grade`: grade the class, print the summary; 1 when grading broke or found nothing to grade."""
     from .grading.grade import GradeConfig, format_summary, grade_class
 
     course_dir = (args.course_dir or root).resolve()

@@ -51,6 +51,7 @@ def write_exports(labs: Iterable[GradedLab], folder: Path) -> None:
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    """Rows as a CSV file with a header (fields with commas or quotes are quoted)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)

@@ -114,10 +114,12 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
 
 
 def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
+    """A lab's notebook from ``labs/`` (the release) or ``solutions/`` (the source)."""
     return nbformat.read(root / folder / lab / f"{lab}.ipynb", as_version=4)
 
 
 def clear_outputs(notebook: NotebookNode) -> None:
+    """Remove every code cell's outputs and execution count, in place."""
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

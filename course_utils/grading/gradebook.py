@@ -20,6 +20,7 @@ GRADEBOOK = "gradebook.db"
 
 
 def gradebook_url(path: Path) -> str:
+    """The SQLAlchemy URL nbgrader opens a gradebook file with."""
     return f"sqlite:///{path.resolve()}"
 
 

@@ -38,19 +38,23 @@ def grading_info(cell: NotebookNode) -> dict:
 
 
 def is_test(cell: NotebookNode) -> bool:
+    """An autograded test: graded, and not an answer."""
     info = grading_info(cell)
     return bool(info.get("grade")) and not info.get("solution")
 
 
 def is_answer(cell: NotebookNode) -> bool:
+    """A cell the student writes."""
     return bool(grading_info(cell).get("solution"))
 
 
 def cell_key(cell: NotebookNode) -> str:
+    """How a repair names a cell: its nbgrader id, else its cell id."""
     return grading_info(cell).get("grade_id") or cell.get("id", "")
 
 
 def normalise(source: str) -> str:
+    """Source without trailing spaces or surrounding blank lines, for comparing cells."""
     return "\n".join(line.rstrip() for line in source.strip().splitlines())
 
 

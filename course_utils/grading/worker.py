@@ -38,6 +38,7 @@ def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
 
 
 def main(folder: str, cell_seconds: str, output_bytes: str) -> None:
+    """Execute ``folder/submission.ipynb``, saving after each cell, and record how the run ended."""
     work = Path(folder)
     executed = work / EXECUTED
     limit = int(output_bytes)
