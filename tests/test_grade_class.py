@@ -19,7 +19,7 @@ from nbgrader.utils import determine_grade
 
 from course_utils.grading import simulate
 from course_utils.grading.feedback import hidden_lines
-from course_utils.grading.grade import GradeConfig, grade_class
+from course_utils.grading.grade import GradeConfig, grade_class, read_lab
 from course_utils.grading.gradebook import gradebook_url
 from course_utils.grading.repair import Repair, grading_info, is_test
 from course_utils.grading.sandbox import Limits
@@ -127,7 +127,7 @@ attempt("network", lambda: socket.create_connection(("1.1.1.1", 80), timeout=3))
 
 
 def read(folder: str, lab: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / folder / lab / f"{lab}.ipynb", as_version=4)
+    return read_lab(ROOT, folder, lab)
 
 
 def build_class(inbox: Path, course_dir: Path) -> None:
@@ -227,6 +227,19 @@ def test_every_lab_solved_gets_full_marks_on_its_own_graded_cells(graded):
         results = grades[("solver", lab)].results
         assert {r.question for r in results} == GRADED_CELLS[lab], lab
         assert all(r.points == r.max_points > 0 for r in results), [r for r in results if r.points < r.max_points]
+
+
+def test_the_grade_profile_keeps_test_cells_free_of_stderr(graded):
+    """An instructor grading with plain nbgrader would lose these points: the grade profile must stay silent."""
+    _, course_dir = graded
+    for lab in LABS:
+        notebook = nbformat.read(course_dir / "autograded" / "solver" / lab / f"{lab}.ipynb", as_version=4)
+        noisy = [
+            grading_info(cell)["grade_id"]
+            for cell in notebook.cells
+            if is_test(cell) and any(output.get("name") == "stderr" for output in cell.outputs)
+        ]
+        assert noisy == [], f"{lab}: stderr in {noisy}"
 
 
 def test_what_was_repaired_is_recorded_per_student(graded):

@@ -7,6 +7,7 @@ import nbformat
 import pytest
 
 from course_utils.grading import simulate
+from course_utils.grading.grade import read_lab
 from course_utils.grading.repair import grading_info, is_answer
 from course_utils.release import available_labs
 
@@ -14,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def read(folder: str, lab: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / folder / lab / f"{lab}.ipynb", as_version=4)
+    return read_lab(ROOT, folder, lab)
 
 
 @pytest.mark.parametrize("lab", available_labs(ROOT))
