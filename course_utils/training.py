@@ -1,19 +1,40 @@
-"""Trainer settings every lab shares, so that a lab's notebook shows only the hyperparameters that teach something."""
+"""Trainer settings every lab shares, so that a lab's notebook shows only the hyperparameters that teach something;
+and `train`, which makes a training cell safe to run twice."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, TypeVar
 
 import torch
+from transformers import Trainer, TrainingArguments
+from transformers.trainer_utils import TrainOutput
 
 from .profiles import Profile
 
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+
 
 def mixed_precision(profile: Profile) -> str:
-    """``"bf16"`` where the GPU has it, ``"fp16"`` on other GPUs (a T4), ``"no"`` on a CPU."""
+    """``"bf16"`` where the GPU computes in bf16, ``"fp16"`` on older GPUs (a T4), ``"no"`` on a CPU.
+
+    bf16 needs compute capability 8.0 (Ampere). ``torch.cuda.is_bf16_supported()`` also says yes on a T4 (7.5),
+    where bf16 is only emulated and slow, so we ask the hardware instead.
+    """
     if profile.device != "cuda":
         return "no"
-    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return "bf16" if torch.cuda.get_device_capability() >= (8, 0) else "fp16"
+
+
+def no_activation_checkpointing() -> dict[str, bool]:
+    """Switch activation (gradient) checkpointing off under the name this version of transformers knows.
+
+    transformers 5.x renamed ``gradient_checkpointing`` to ``activation_checkpointing`` and warns about the old name,
+    but the versions before the rename (such as Colab's 5.15.1) reject the new one.
+    """
+    names = {field.name for field in dataclasses.fields(TrainingArguments)}
+    name = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {name: False}
 
 
 def trainer_kwargs(profile: Profile) -> dict[str, Any]:
@@ -29,7 +50,7 @@ def trainer_kwargs(profile: Profile) -> dict[str, Any]:
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
         "use_cpu": not on_gpu,
-        "activation_checkpointing": False,
+        **no_activation_checkpointing(),
         "report_to": "none",
         "save_strategy": "no",
         "seed": profile.seed,
@@ -48,5 +69,48 @@ def inspection_kwargs() -> dict[str, Any]:
         "report_to": "none",
         "use_cpu": not torch.cuda.is_available(),
         "bf16": False,
-        "activation_checkpointing": False,
+        **no_activation_checkpointing(),
     }
+
+
+# The weights each trained parameter had before its first training run, keyed by the parameter object itself: a
+# trainer built again around the same model (a re-run cell) finds them, and a PEFT wrapper shares the parameters.
+_UNTUNED = "_course_untuned"
+
+
+def untuned(model: ModelT) -> ModelT:
+    """Return ``model`` with the weights it had before it was first trained: call it at the top of a training cell.
+
+    Learners re-run cells. Without this, running a training cell again keeps training the already tuned model,
+    and comparing it with the baseline measured before the first run no longer shows what one run of training did.
+    The first call remembers the values of the trainable parameters (only the adapter's with LoRA); each later call
+    puts back those that changed since, and says so.
+    """
+    trainable = [parameter for parameter in model.parameters() if parameter.requires_grad]
+    restored = 0
+    with torch.no_grad():
+        for parameter in trainable:
+            saved = getattr(parameter, _UNTUNED, None)
+            if saved is None:
+                setattr(parameter, _UNTUNED, parameter.detach().to("cpu", copy=True))
+            elif not torch.equal(parameter.detach().cpu(), saved):
+                parameter.copy_(saved)
+                restored += 1
+    if restored:
+        print(
+            f"This model was trained before: its {restored} trained weight tensors are back to their untuned "
+            "values, so this run starts from the same model as the first."
+        )
+    return model
+
+
+def train(trainer: Trainer) -> TrainOutput:
+    """``trainer.train()``, always from the untuned model and a new optimizer, however often the cell runs.
+
+    A second ``trainer.train()`` would go on from the tuned weights with the old optimizer's moments; here the
+    weights go back (`untuned`) and the optimizer and learning-rate schedule are built anew, so every run of the
+    cell trains the same model the same way.
+    """
+    untuned(trainer.model)
+    trainer.optimizer, trainer.lr_scheduler = None, None
+    return trainer.train()
