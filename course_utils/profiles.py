@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .quiet import silence_libraries
+from .runtime import check_runtime
 
 ProfileName = Literal["full", "tiny", "grade"]
 PROFILES: tuple[ProfileName, ...] = ("full", "tiny", "grade")
@@ -30,6 +31,7 @@ class Profile:
     name: ProfileName
     device: str
     seed: int = 0
+    max_steps: int | None = None  # a cap on every training run, for a dry run of the code path (COURSE_MAX_STEPS)
 
     @property
     def is_full(self) -> bool:
@@ -53,6 +55,15 @@ class Profile:
             return grade
         return tiny
 
+    def steps(self, *, full: int, tiny: int, grade: int | None = None) -> int:
+        """The number of optimisation steps for this profile: `pick`, capped at ``max_steps`` in a dry run.
+
+        >>> Profile("full", "cpu", max_steps=2).steps(full=400, tiny=120)
+        2
+        """
+        chosen = self.pick(full=full, tiny=tiny, grade=grade)
+        return chosen if self.max_steps is None else min(chosen, self.max_steps)
+
 
 def hub_reachable(timeout: float = 2.0) -> bool:
     """Whether huggingface.co answers, unless offline mode (``HF_HUB_OFFLINE``) is switched on."""
@@ -65,18 +76,32 @@ def hub_reachable(timeout: float = 2.0) -> bool:
         return False
 
 
-def detect_profile() -> ProfileName:
-    """Pick the profile: ``COURSE_PROFILE`` if set; ``grade`` under nbgrader; ``full`` with a GPU and the Hub."""
+FULL_PROFILE_ON_COLAB = "on Colab: Runtime > Change runtime type > T4 GPU, then run the notebook again from the top"
+
+
+def detect_profile() -> tuple[ProfileName, str]:
+    """Pick the profile and say why: ``COURSE_PROFILE`` if set; ``grade`` under nbgrader; ``full`` with a GPU and
+    the Hub (or a mirror of it in ``COURSE_HUB_MIRROR``); ``tiny`` otherwise."""
     requested = os.environ.get("COURSE_PROFILE", "").strip().lower()
     if requested:
         if requested not in PROFILES:
             raise ValueError(f"COURSE_PROFILE={requested!r} is not a profile; choose one of {', '.join(PROFILES)}.")
-        return requested  # type: ignore[return-value]
+        return requested, f"chosen with COURSE_PROFILE={requested}"  # type: ignore[return-value]
     if os.environ.get("NBGRADER_EXECUTION"):
-        return "grade"
-    if torch.cuda.is_available() and hub_reachable():
-        return "full"
-    return "tiny"
+        return "grade", "the autograder is running this notebook"
+    if not torch.cuda.is_available():
+        return "tiny", (
+            "no GPU here, so small packaged models and sample data train on the CPU. "
+            f"For the full profile (the real models and datasets), use a GPU: {FULL_PROFILE_ON_COLAB}"
+        )
+    if mirror := os.environ.get("COURSE_HUB_MIRROR"):
+        return "full", f"a GPU, and the Hub's models and datasets from the mirror in {mirror}"
+    if hub_reachable():
+        return "full", "a GPU and the Hugging Face Hub: the real models and datasets"
+    return "tiny", (
+        "a GPU, but the Hugging Face Hub (huggingface.co) cannot be reached, so small packaged models are used. "
+        "For the full profile, connect to the internet or set COURSE_HUB_MIRROR to a local copy of the Hub repositories"
+    )
 
 
 def seed_everything(seed: int) -> None:
@@ -87,21 +112,39 @@ def seed_everything(seed: int) -> None:
 
 
 def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
-    """Start a lab: choose the profile and device, seed everything, and print one line saying what was chosen.
+    """Start a lab: check the runtime, choose the profile and device, seed everything, and say what was chosen and why.
 
     Args:
         profile: force a profile instead of detecting it (the ``COURSE_PROFILE`` variable does the same).
         seed: the seed for Python, NumPy and PyTorch.
+
+    Raises:
+        CourseSetupError: in one line, when a library must be installed or the runtime restarted first.
     """
-    name = profile or detect_profile()
+    check_runtime()
+    name, reason = (profile, "chosen in setup()") if profile else detect_profile()
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is not a profile; choose one of {', '.join(PROFILES)}.")
-    chosen = Profile(name=name, device="cuda" if torch.cuda.is_available() else "cpu", seed=seed)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    chosen = Profile(name=name, device=device, seed=seed, max_steps=max_steps_from_environment())
     if chosen.quiet:
         silence_libraries()
     seed_everything(seed)
     print(describe(chosen))
+    print(f"Profile {name}: {reason}.")
+    if chosen.max_steps is not None:
+        print(f"Dry run: every training run stops after at most {chosen.max_steps} steps (COURSE_MAX_STEPS).")
     return chosen
+
+
+def max_steps_from_environment() -> int | None:
+    """``COURSE_MAX_STEPS``, a cap on training steps that tries a profile's code path without its training time."""
+    value = os.environ.get("COURSE_MAX_STEPS", "").strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"COURSE_MAX_STEPS={value!r} is not a positive whole number of steps.")
+    return int(value)
 
 
 def describe(profile: Profile) -> str:

@@ -11,6 +11,8 @@ def clean_env(monkeypatch):
     """No profile variables, no GPU; tests switch on what they need."""
     monkeypatch.delenv("COURSE_PROFILE", raising=False)
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
+    monkeypatch.delenv("COURSE_HUB_MIRROR", raising=False)
+    monkeypatch.delenv("COURSE_MAX_STEPS", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     return monkeypatch
 
@@ -71,12 +73,12 @@ def test_detect_profile_course_profile_beats_nbgrader_and_gpu(clean_env):
     clean_env.setenv("NBGRADER_EXECUTION", "autograde")
     clean_env.setattr(torch.cuda, "is_available", lambda: True)
     clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
-    assert detect_profile() == "tiny"
+    assert detect_profile() == ("tiny", "chosen with COURSE_PROFILE=tiny")
 
 
 def test_detect_profile_course_profile_is_case_and_space_insensitive(clean_env):
     clean_env.setenv("COURSE_PROFILE", "  Full ")
-    assert detect_profile() == "full"
+    assert detect_profile()[0] == "full"
 
 
 def test_detect_profile_invalid_course_profile_raises_naming_the_choices(clean_env):
@@ -90,36 +92,72 @@ def test_detect_profile_nbgrader_beats_gpu(clean_env):
     clean_env.setenv("NBGRADER_EXECUTION", "autograde")
     clean_env.setattr(torch.cuda, "is_available", lambda: True)
     clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
-    assert detect_profile() == "grade"
+    assert detect_profile() == ("grade", "the autograder is running this notebook")
 
 
 def test_detect_profile_full_with_gpu_and_hub(clean_env):
     clean_env.setattr(torch.cuda, "is_available", lambda: True)
     clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: True)
-    assert detect_profile() == "full"
+    assert detect_profile() == ("full", "a GPU and the Hugging Face Hub: the real models and datasets")
 
 
-def test_detect_profile_tiny_with_gpu_but_no_hub(clean_env):
+def test_detect_profile_full_with_gpu_and_a_mirror_does_not_probe_the_hub(clean_env, tmp_path):
+    clean_env.setattr(torch.cuda, "is_available", lambda: True)
+    clean_env.setattr(profiles, "hub_reachable", _fail_if_called)
+    clean_env.setenv("COURSE_HUB_MIRROR", str(tmp_path))
+    name, reason = detect_profile()
+    assert name == "full" and str(tmp_path) in reason
+
+
+def test_detect_profile_tiny_with_gpu_but_no_hub_says_how_to_get_full(clean_env):
     clean_env.setattr(torch.cuda, "is_available", lambda: True)
     clean_env.setattr(profiles, "hub_reachable", lambda *a, **k: False)
-    assert detect_profile() == "tiny"
+    name, reason = detect_profile()
+    assert name == "tiny"
+    assert "the Hugging Face Hub (huggingface.co) cannot be reached" in reason
+    assert "COURSE_HUB_MIRROR" in reason
 
 
-def test_detect_profile_tiny_without_gpu_does_not_probe_the_hub(clean_env):
+def test_detect_profile_tiny_without_gpu_says_how_to_get_one_and_does_not_probe_the_hub(clean_env):
     clean_env.setattr(profiles, "hub_reachable", _fail_if_called)
-    assert detect_profile() == "tiny"
+    name, reason = detect_profile()
+    assert name == "tiny"
+    assert reason.startswith("no GPU here")
+    assert "Runtime > Change runtime type > T4 GPU" in reason
 
 
 # --- setup -----------------------------------------------------------------------------------------------------
 
 
-def test_setup_returns_a_cpu_profile_and_prints_one_line(clean_env, capsys):
+def test_setup_returns_a_cpu_profile_and_prints_what_it_chose_and_why(clean_env, capsys):
     chosen = setup(profile="tiny", seed=3)
     assert chosen == Profile("tiny", "cpu", 3)
-    out = capsys.readouterr().out
-    assert out.count("\n") == 1 and out.endswith("\n")
-    assert "profile tiny" in out
-    assert "device cpu" in out
+    versions, why = capsys.readouterr().out.splitlines()
+    assert "profile tiny" in versions
+    assert "device cpu" in versions
+    assert why == "Profile tiny: chosen in setup()."
+
+
+def test_setup_explains_a_tiny_profile_chosen_for_want_of_a_gpu(clean_env, capsys):
+    clean_env.setattr(profiles, "hub_reachable", _fail_if_called)
+    assert setup().name == "tiny"
+    why = capsys.readouterr().out.splitlines()[1]
+    assert why.startswith("Profile tiny: no GPU here") and "Runtime > Change runtime type > T4 GPU" in why
+
+
+def test_steps_caps_pick_in_a_dry_run():
+    assert Profile("full", "cpu").steps(full=400, tiny=120, grade=20) == 400
+    assert Profile("full", "cpu", max_steps=2).steps(full=400, tiny=120, grade=20) == 2
+    assert Profile("grade", "cpu", max_steps=50).steps(full=400, tiny=120, grade=20) == 20
+
+
+def test_setup_reads_a_dry_run_from_course_max_steps(clean_env, capsys):
+    clean_env.setenv("COURSE_MAX_STEPS", "2")
+    assert setup(profile="full").max_steps == 2
+    assert "at most 2 steps" in capsys.readouterr().out.splitlines()[-1]
+    clean_env.setenv("COURSE_MAX_STEPS", "two")
+    with pytest.raises(ValueError, match="COURSE_MAX_STEPS='two' is not a positive whole number"):
+        setup(profile="full")
 
 
 def test_setup_uses_course_profile_when_no_profile_given(clean_env, capsys):
