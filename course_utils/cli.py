@@ -22,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="run every lab in the tiny profile, grade the results, print a table")
     demo.add_argument("--build", type=Path, default=None, help="output folder (default: <root>/build)")
+    demo.add_argument("--jobs", type=int, default=1, help="labs run at once (each gets its share of the cores)")
 
     grade = commands.add_parser(
         "grade",
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import format_table, run_demo
 
         build = (args.build or root / "build").resolve()
-        runs = run_demo(root, build)
+        runs = run_demo(root, build, args.jobs)
         print()
         print(format_table(runs))
         print(f"\nGraded with `course grade`: gradebook, feedback pages and CSV exports in {build / 'grading'}")

@@ -60,12 +60,48 @@ def test_the_repository_url_is_the_same_everywhere() -> None:
     slug = url.removeprefix("https://github.com/")
     for path in NOTEBOOKS:
         text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
-        assert f'REPO = "{url}"' in text, f"{path.name}: the install cell should set REPO = {url!r}"
+        assert f'"align-course @ git+{url}"' in text, f"{path.name}: the install cell should install from {url!r}"
         badges = re.findall(r"colab\.research\.google\.com/github/([^/]+/[^/]+)/", text)
         assert badges and set(badges) == {slug}, f"{path.name}: Colab badge points to {badges}"
         relative = path.relative_to(ROOT).as_posix().replace("solutions/", "labs/")
         assert f"/blob/main/{relative}" in text, f"{path.name}: the badge should open {relative}"
 
 
-def test_ci_runs_make_test() -> None:
-    assert "make test" in (ROOT / ".ci" / "run").read_text()
+def test_ci_runs_make_test_and_the_labs_at_the_lowest_versions() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in ci and "scripts/check_lowest.sh" in ci
+
+
+def install_cells() -> dict[str, str]:
+    return {path.name: nbformat.read(path, as_version=4).cells[1].source for path in NOTEBOOKS}
+
+
+def test_every_lab_installs_the_same_way_only_on_colab_and_only_what_a_learner_needs() -> None:
+    cells = install_cells()
+    assert len(set(cells.values())) == 1, f"the install cells differ: {sorted(cells)}"
+    cell = next(iter(cells.values()))
+    assert 'if "google.colab" in sys.modules:' in cell
+    installs = re.findall(r"^\s*[%!]?pip install .*$", cell, re.M)
+    assert len(installs) == 1, f"one install command, found {installs}"
+    install = installs[0].strip()
+    assert install.startswith("%pip install"), "%pip installs into the kernel's own Python"
+    assert "align-course @" in install and "align-course[" not in install, "no extras (nbgrader, Jupyter) on Colab"
+    report = re.search(r"--report (\S+)", install).group(1)
+    assert f'restart_notice("{report}")' in cell, "the report pip writes is the one checked for a needed restart"
+
+
+def test_lowest_versions_pins_every_dependency_but_torch_at_its_lower_bound() -> None:
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        from lowest_versions import lower_bound, lowest_constraints
+    finally:
+        sys.path.pop(0)
+    assert lower_bound("trl>=1.16,<2") == ("trl", "1.16")
+    assert lower_bound("align-course[instructor]") == ("align-course", None)
+    pins = dict(pin.split("==") for pin in lowest_constraints())
+    project = PYPROJECT["project"]
+    names = {requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["instructor"]}
+    assert set(pins) == names - {"torch"}
+    assert pins["transformers"] == "5.15" and pins["trl"] == "1.16"

@@ -1,0 +1,287 @@
+"""A Hub-shaped mirror for a dry run of the ``full`` profile without the Hub: ``COURSE_HUB_MIRROR=DIR``.
+
+Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/`` laid out as on the Hub:
+
+- models of the real architectures (OPT-350m's projected embeddings and post-layer-norm, GPT-2's Conv1D attention,
+  DistilBERT with NEGATIVE / POSITIVE labels): the real configuration classes, module names and context lengths,
+  with random weights, and depth and width shrunk (``--size shrunk``, the default) or at their real size;
+- datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
+  truncation is exercised), built from our packaged sample data.
+
+The real tokenizers cannot be downloaded here; each model takes the packaged tiny model's tokenizer of its family.
+
+    python scripts/hub_mirror.py build/hub-mirror          # then COURSE_HUB_MIRROR=build/hub-mirror COURSE_PROFILE=full
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import (
+    AutoTokenizer,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    OPTConfig,
+    OPTForCausalLM,
+    PretrainedConfig,
+    PreTrainedModel,
+)
+
+from course_utils.assets import asset_path
+
+# The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width.
+REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict, str]] = {
+    # hub id: (model class, config class, the real config, the packaged model whose tokenizer it borrows)
+    "facebook/opt-350m": (
+        OPTForCausalLM,
+        OPTConfig,
+        # opt-350m alone among the OPTs embeds in 512 dimensions, projected to 1024, and normalises after each layer.
+        dict(
+            vocab_size=50272,
+            hidden_size=1024,
+            num_hidden_layers=24,
+            ffn_dim=4096,
+            num_attention_heads=16,
+            word_embed_proj_dim=512,
+            max_position_embeddings=2048,
+            do_layer_norm_before=False,
+            pad_token_id=1,
+            bos_token_id=2,
+            eos_token_id=2,
+        ),
+        "opt-tiny",
+    ),
+    "gpt2": (
+        GPT2LMHeadModel,
+        GPT2Config,
+        dict(
+            vocab_size=50257,
+            n_embd=768,
+            n_layer=12,
+            n_head=12,
+            n_positions=1024,
+            bos_token_id=50256,
+            eos_token_id=50256,
+        ),
+        "gpt2-tiny",
+    ),
+    "lvwerra/gpt2-imdb": (
+        GPT2LMHeadModel,
+        GPT2Config,
+        dict(
+            vocab_size=50257,
+            n_embd=768,
+            n_layer=12,
+            n_head=12,
+            n_positions=1024,
+            bos_token_id=50256,
+            eos_token_id=50256,
+        ),
+        "gpt2-imdb-tiny",
+    ),
+    "lvwerra/distilbert-imdb": (
+        DistilBertForSequenceClassification,
+        DistilBertConfig,
+        dict(
+            vocab_size=30522,
+            dim=768,
+            hidden_dim=3072,
+            n_layers=6,
+            n_heads=12,
+            max_position_embeddings=512,
+            id2label={0: "NEGATIVE", 1: "POSITIVE"},
+            label2id={"NEGATIVE": 0, "POSITIVE": 1},
+        ),
+        "distilbert-imdb-tiny",
+    ),
+}
+# Width and depth only: context lengths, projections, layer-norm placement and labels stay as they are.
+SHRUNK = {
+    "hidden_size": 64,
+    "ffn_dim": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "word_embed_proj_dim": 32,
+    "n_embd": 64,
+    "n_layer": 2,
+    "n_head": 4,
+    "dim": 64,
+    "hidden_dim": 128,
+    "n_layers": 2,
+    "n_heads": 4,
+}
+# Rows per dataset in the mirror: enough for every full-profile selection (Lab 1 evaluates on 400 held-out rows).
+ROWS = 2500
+
+
+def model_config(hub_id: str, size: str = "shrunk", vocab_size: int | None = None) -> PretrainedConfig:
+    """The configuration of ``hub_id`` at its real size or shrunk, with the vocabulary of the borrowed tokenizer."""
+    _, config_class, real, _ = REAL_MODELS[hub_id]
+    values = {**real, **({k: v for k, v in SHRUNK.items() if k in real} if size == "shrunk" else {})}
+    if vocab_size is not None:
+        values["vocab_size"] = vocab_size
+    return config_class(**values)
+
+
+def write_model(mirror: Path, hub_id: str, size: str = "shrunk", seed: int = 0) -> None:
+    """A randomly initialised model of ``hub_id``'s architecture, with a packaged tokenizer of its family."""
+    model_class, _, _, borrowed = REAL_MODELS[hub_id]
+    tokenizer = AutoTokenizer.from_pretrained(asset_path("models", borrowed))
+    config = model_config(hub_id, size, vocab_size=len(tokenizer))
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        token_id = getattr(tokenizer, name)
+        if hasattr(config, name) and token_id is not None:
+            setattr(config, name, token_id)
+    torch.manual_seed(seed)
+    target = mirror / hub_id
+    model_class(config).save_pretrained(target)
+    tokenizer.save_pretrained(target)
+
+
+# --- datasets, each in its repository's layout ---------------------------------------------------------------------
+
+
+def write_code_alpaca(mirror: Path, rows: Sequence[dict]) -> None:
+    """sahil2801/CodeAlpaca-20k: one JSON array (not JSON lines) of instruction / input / output."""
+    folder = mirror / "sahil2801" / "CodeAlpaca-20k"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "code_alpaca_20k.json").write_text(json.dumps(list(rows), indent=2))
+
+
+def write_instruct_pairs(mirror: Path, rows: Sequence[dict]) -> None:
+    """Dahoas/synthetic-instruct-gptj-pairwise: one parquet shard of prompt / chosen / rejected under data/."""
+    folder = mirror / "Dahoas" / "synthetic-instruct-gptj-pairwise" / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    Dataset.from_list(list(rows)).to_parquet(folder / "train-00000-of-00001.parquet")
+
+
+def write_imdb(mirror: Path, splits: dict[str, Sequence[dict]]) -> None:
+    """stanfordnlp/imdb: one parquet shard per split (train, test, unsupervised) of text / label under plain_text/."""
+    folder = mirror / "stanfordnlp" / "imdb" / "plain_text"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        Dataset.from_list(list(rows)).to_parquet(folder / f"{split}-00000-of-00001.parquet")
+
+
+def write_ultrafeedback(mirror: Path, splits: dict[str, Sequence[dict]]) -> None:
+    """HuggingFaceH4/ultrafeedback_binarized: ``data/<split>-*.parquet``, conversations as lists of messages."""
+    folder = mirror / "HuggingFaceH4" / "ultrafeedback_binarized" / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        Dataset.from_list(list(rows)).to_parquet(folder / f"{split}-00000-of-00001.parquet")
+
+
+def _sample(name: str) -> list[dict]:
+    path = asset_path("datasets", *name.split("/"))
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def _stretch(texts: Sequence[str], median: int, rng: random.Random, cap: int) -> Callable[[str], str]:
+    """A function that lengthens a text with other sample texts to a length drawn around ``median`` characters.
+
+    Lengths are log-normal (sigma 0.8), as real text lengths roughly are: most near the median, a tail several
+    times longer, cut at ``cap``.
+    """
+
+    def stretch(text: str) -> str:
+        target = min(cap, int(rng.lognormvariate(0, 0.8) * median))
+        while len(text) < target:
+            text += " " + rng.choice(texts)
+        return text
+
+    return stretch
+
+
+def realistic_datasets(seed: int = 0, rows: int = ROWS) -> dict[str, Callable[[Path], None]]:
+    """Writers for the four datasets, their texts at about the real datasets' lengths (medians in characters)."""
+    rng = random.Random(seed)
+    code = _sample("code_alpaca/code_alpaca_sample.jsonl")
+    pairs = _sample("instruct_pairwise/instruct_pairwise_sample.jsonl")
+    reviews = _sample("imdb/train.jsonl")
+    feedback = _sample("ultrafeedback/data/train_prefs-00000-of-00001.jsonl")
+
+    outputs = _stretch([row["output"] for row in code], median=250, rng=rng, cap=3000)
+    code_rows = [
+        {"instruction": row["instruction"], "input": row["input"], "output": outputs(row["output"])}
+        for row in (rng.choice(code) for _ in range(rows))
+    ]
+    answers = _stretch([row["chosen"] for row in pairs], median=450, rng=rng, cap=3000)
+    pair_rows = [
+        {"prompt": row["prompt"], "chosen": answers(row["chosen"]), "rejected": answers(row["rejected"])}
+        for row in (rng.choice(pairs) for _ in range(rows))
+    ]
+    review_text = _stretch([row["text"] for row in reviews], median=1000, rng=rng, cap=8000)
+    review_rows = {
+        split: [
+            {"text": review_text(row["text"]), "label": row["label"]} for row in (rng.choice(reviews) for _ in range(n))
+        ]
+        for split, n in (("train", rows), ("test", rows // 5), ("unsupervised", rows // 5))
+    }
+    prompt_text = _stretch([row["prompt"] for row in feedback], median=400, rng=rng, cap=4000)
+    reply_text = _stretch([row["chosen"][1]["content"] for row in feedback], median=1200, rng=rng, cap=6000)
+
+    def conversation(row: dict) -> dict:
+        prompt = prompt_text(row["prompt"])
+        chosen = [
+            {"content": prompt, "role": "user"},
+            {"content": reply_text(row["chosen"][1]["content"]), "role": "assistant"},
+        ]
+        rejected = [
+            {"content": prompt, "role": "user"},
+            {"content": reply_text(row["rejected"][1]["content"]), "role": "assistant"},
+        ]
+        prompt_id = hashlib.sha256(prompt.encode()).hexdigest()
+        return {
+            "prompt": prompt,
+            "prompt_id": prompt_id,
+            "chosen": chosen,
+            "rejected": rejected,
+            "messages": chosen,
+            "score_chosen": row["score_chosen"],
+            "score_rejected": row["score_rejected"],
+        }
+
+    feedback_rows = {
+        split: [conversation(rng.choice(feedback)) for _ in range(n)]
+        for split, n in (("train_prefs", rows), ("test_prefs", rows // 5))
+    }
+    return {
+        "code_alpaca": lambda mirror: write_code_alpaca(mirror, code_rows),
+        "instruct_pairwise": lambda mirror: write_instruct_pairs(mirror, pair_rows),
+        "imdb": lambda mirror: write_imdb(mirror, review_rows),
+        "ultrafeedback": lambda mirror: write_ultrafeedback(mirror, feedback_rows),
+    }
+
+
+def build_mirror(mirror: Path, size: str = "shrunk", seed: int = 0, rows: int = ROWS) -> Path:
+    """Write every model and dataset of the full profile under ``mirror``; returns ``mirror``."""
+    shutil.rmtree(mirror, ignore_errors=True)
+    for hub_id in REAL_MODELS:
+        write_model(mirror, hub_id, size, seed)
+    for write in realistic_datasets(seed, rows).values():
+        write(mirror)
+    return mirror
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("mirror", type=Path, help="the folder to write (replaced if it exists)")
+    parser.add_argument("--size", choices=("shrunk", "real"), default="shrunk", help="model width and depth")
+    parser.add_argument("--rows", type=int, default=ROWS, help="rows per dataset split")
+    args = parser.parse_args()
+    build_mirror(args.mirror, args.size, rows=args.rows)
+    print(f"Wrote a Hub-shaped mirror to {args.mirror}: COURSE_HUB_MIRROR={args.mirror.resolve()}")
+
+
+if __name__ == "__main__":
+    main()
