@@ -1,0 +1,84 @@
+"""Run the labs as on Colab, in the environment that scripts/check_colab_stack.sh built (do not run it alone).
+
+Each notebook runs in a fresh kernel whose IPython start-up registers a stand-in ``google.colab`` module, so the
+labs' install cell behaves as on Colab: it pip-installs the course with ``%pip`` and reports a needed restart.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+LABS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
+COLAB_STARTUP = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+
+
+def run(notebook: nbformat.NotebookNode, folder: Path, ipython_dir: Path) -> nbformat.NotebookNode:
+    """Execute ``notebook`` in ``folder`` in a kernel that believes it runs on Colab; raise on a failing cell."""
+    folder.mkdir(parents=True, exist_ok=True)
+    client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    client.execute(env={**os.environ, "IPYTHONDIR": str(ipython_dir), "PATH": path})
+    return notebook
+
+
+def printed(notebook: nbformat.NotebookNode, index: int) -> str:
+    return "".join(output.get("text", "") for output in notebook.cells[index].get("outputs", []))
+
+
+def main(venv: Path) -> int:
+    scratch = Path(tempfile.mkdtemp(prefix="colab-stack-"))
+    ipython_dir = scratch / "ipython"
+    (ipython_dir / "profile_default" / "startup").mkdir(parents=True)
+    (ipython_dir / "profile_default" / "startup" / "00-colab.py").write_text(COLAB_STARTUP)
+    release = nbformat.read(ROOT / "labs" / LABS[0] / f"{LABS[0]}.ipynb", as_version=4)
+    install_cell = release.cells[1]
+
+    # 1. A runtime that imported datasets (Colab preinstalls 4.0) before the install cell upgraded it.
+    start = time.perf_counter()
+    stale = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import datasets"), install_cell])
+    said = printed(run(stale, scratch / "restart", ipython_dir), 1).strip()
+    print(f"[install cell after `import datasets`, {time.perf_counter() - start:.0f} s] {said or '(nothing)'}")
+    if "restart the runtime" not in said or "datasets" not in said:
+        print("FAILED: the install cell did not ask for a restart after replacing an imported datasets.")
+        return 1
+
+    from course_utils.grading.simulate import solved  # installed by the install cell above
+
+    # 2. A learner's path: Lab 1's student notebook, answered, from its install cell to the end.
+    start = time.perf_counter()
+    answered = solved(release, nbformat.read(ROOT / "solutions" / LABS[0] / f"{LABS[0]}.ipynb", as_version=4))
+    learner = run(answered, scratch / "learner", ipython_dir)
+    print(
+        f"[learner's path through labs/{LABS[0]}, {time.perf_counter() - start:.0f} s] install cell said: "
+        f"{printed(learner, 1).strip() or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}"
+    )
+
+    # 3. Every lab's solution.
+    for lab in LABS:
+        start = time.perf_counter()
+        notebook = run(
+            nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4), scratch / lab, ipython_dir
+        )
+        last = next(
+            (
+                printed(notebook, i).strip().splitlines()[-1]
+                for i in reversed(range(len(notebook.cells)))
+                if printed(notebook, i).strip()
+            ),
+            "",
+        )
+        print(f"[solutions/{lab}, {time.perf_counter() - start:.0f} s] ran every cell; last printed: {last}")
+    print(f"All labs ran on Colab's stack in {venv}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1])))

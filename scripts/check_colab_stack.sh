@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The labs on Colab's preinstalled stack (scripts/colab_stack.txt), installed the way a learner installs them.
+#
+#   bash scripts/check_colab_stack.sh 3.13     # or 3.12
+#
+# Builds build/colab-<python> with Colab's packages, then (scripts/check_colab_stack.py) runs, in kernels that
+# believe they are on Colab: the labs' install cell after `import datasets` (it must ask for a restart), a learner's
+# path through Lab 1's student notebook, and every lab's solution. No GPU here, so the labs choose the tiny profile.
+# Not in CI: torch for Python 3.12/3.13 is a CUDA build of several GB. The install cell's git URL is redirected to
+# this repository (git's url.insteadOf), so what is installed is this checkout's last commit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${1:-3.13}
+VENV=build/colab-$PY
+export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+rm -rf "$VENV"
+"python$PY" -m venv "$VENV"
+"$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)
+"$VENV/bin/python" -m pip install --quiet -r scripts/colab_stack.txt 2> >(grep -v "^WARNING: Location" >&2)
+echo "Colab's stack on Python $("$VENV/bin/python" -c 'import platform; print(platform.python_version())'):"
+"$VENV/bin/python" -m pip list --format=freeze 2>/dev/null | grep -iE "^(torch|transformers|accelerate|datasets|peft|numpy|trl)=="
+git_config=$(mktemp)
+trap 'rm -f "$git_config"' EXIT
+url=$(sed -n 's/^Repository = "\(.*\)"/\1/p' pyproject.toml)
+git config --file "$git_config" url."file://$PWD".insteadOf "$url"
+GIT_CONFIG_GLOBAL=$git_config "$VENV/bin/python" scripts/check_colab_stack.py "$VENV"
