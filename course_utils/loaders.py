@@ -43,6 +43,11 @@ def load_tokenizer(source: str) -> PreTrainedTokenizerBase:
     return tokenizer
 
 
+def first_rows(rows: Dataset, n: int) -> Dataset:
+    """The first ``n`` rows, or every row when there are fewer: a fixed sample, the same on every run."""
+    return rows.select(range(min(n, len(rows))))
+
+
 def load_sft_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     """Lab 1's base model: facebook/opt-350m (full) or the packaged OPT-style tiny model."""
     return load_causal_lm("sft_model", profile)

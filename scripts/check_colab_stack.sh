@@ -13,6 +13,9 @@ cd "$(dirname "$0")/.."
 PY=${1:-3.13}
 VENV=build/colab-$PY
 export PIP_DISABLE_PIP_VERSION_CHECK=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+if command -v pyenv >/dev/null; then  # pyenv's shims run python3.X only for a version it was told to use
+    PYENV_VERSION=$(pyenv versions --bare | grep -E "^$PY(\.|$)" | tail -n 1) && export PYENV_VERSION
+fi
 rm -rf "$VENV"
 "python$PY" -m venv "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip 2> >(grep -v "^WARNING: Location" >&2)

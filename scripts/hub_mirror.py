@@ -120,28 +120,30 @@ SHRUNK = {
     "n_layers": 2,
     "n_heads": 4,
 }
-# Rows per dataset in the mirror: enough for every full-profile selection (Lab 1 evaluates on 400 held-out rows).
-ROWS = 2500
+# Rows of each split in the mirror. The labs take at most so many rows (`first_rows`), so a dry run of the code path
+# needs far fewer than the real datasets hold: enough for every split and batch, and a long tail of text lengths.
+ROWS = {
+    "code_alpaca": 400,
+    "instruct_pairwise": 400,
+    "imdb": {"train": 400, "test": 100, "unsupervised": 100},
+    "ultrafeedback": {"train_prefs": 400, "test_prefs": 48},
+}
 
 
-def model_config(hub_id: str, size: str = "shrunk", vocab_size: int | None = None) -> PretrainedConfig:
-    """The configuration of ``hub_id`` at its real size or shrunk, with the vocabulary of the borrowed tokenizer."""
+def model_config(hub_id: str, size: str = "shrunk", **overrides) -> PretrainedConfig:
+    """The configuration of ``hub_id`` at its real size or shrunk; ``overrides`` (the vocabulary, token ids) last."""
     _, config_class, real, _ = REAL_MODELS[hub_id]
-    values = {**real, **({k: v for k, v in SHRUNK.items() if k in real} if size == "shrunk" else {})}
-    if vocab_size is not None:
-        values["vocab_size"] = vocab_size
-    return config_class(**values)
+    shrunk = {key: value for key, value in SHRUNK.items() if key in real} if size == "shrunk" else {}
+    return config_class(**{**real, **shrunk, **overrides})
 
 
 def write_model(mirror: Path, hub_id: str, size: str = "shrunk", seed: int = 0) -> None:
     """A randomly initialised model of ``hub_id``'s architecture, with a packaged tokenizer of its family."""
     model_class, _, _, borrowed = REAL_MODELS[hub_id]
     tokenizer = AutoTokenizer.from_pretrained(asset_path("models", borrowed))
-    config = model_config(hub_id, size, vocab_size=len(tokenizer))
-    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
-        token_id = getattr(tokenizer, name)
-        if hasattr(config, name) and token_id is not None:
-            setattr(config, name, token_id)
+    token_ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "bos_token_id", "eos_token_id")}
+    real = REAL_MODELS[hub_id][2]
+    config = model_config(hub_id, size, vocab_size=len(tokenizer), **{k: v for k, v in token_ids.items() if k in real})
     torch.manual_seed(seed)
     target = mirror / hub_id
     model_class(config).save_pretrained(target)
@@ -202,7 +204,7 @@ def _stretch(texts: Sequence[str], median: int, rng: random.Random, cap: int) ->
     return stretch
 
 
-def realistic_datasets(seed: int = 0, rows: int = ROWS) -> dict[str, Callable[[Path], None]]:
+def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
     """Writers for the four datasets, their texts at about the real datasets' lengths (medians in characters)."""
     rng = random.Random(seed)
     code = _sample("code_alpaca/code_alpaca_sample.jsonl")
@@ -213,19 +215,19 @@ def realistic_datasets(seed: int = 0, rows: int = ROWS) -> dict[str, Callable[[P
     outputs = _stretch([row["output"] for row in code], median=250, rng=rng, cap=3000)
     code_rows = [
         {"instruction": row["instruction"], "input": row["input"], "output": outputs(row["output"])}
-        for row in (rng.choice(code) for _ in range(rows))
+        for row in (rng.choice(code) for _ in range(ROWS["code_alpaca"]))
     ]
     answers = _stretch([row["chosen"] for row in pairs], median=450, rng=rng, cap=3000)
     pair_rows = [
         {"prompt": row["prompt"], "chosen": answers(row["chosen"]), "rejected": answers(row["rejected"])}
-        for row in (rng.choice(pairs) for _ in range(rows))
+        for row in (rng.choice(pairs) for _ in range(ROWS["instruct_pairwise"]))
     ]
     review_text = _stretch([row["text"] for row in reviews], median=1000, rng=rng, cap=8000)
     review_rows = {
         split: [
             {"text": review_text(row["text"]), "label": row["label"]} for row in (rng.choice(reviews) for _ in range(n))
         ]
-        for split, n in (("train", rows), ("test", rows // 5), ("unsupervised", rows // 5))
+        for split, n in ROWS["imdb"].items()
     }
     prompt_text = _stretch([row["prompt"] for row in feedback], median=400, rng=rng, cap=4000)
     reply_text = _stretch([row["chosen"][1]["content"] for row in feedback], median=1200, rng=rng, cap=6000)
@@ -252,8 +254,7 @@ def realistic_datasets(seed: int = 0, rows: int = ROWS) -> dict[str, Callable[[P
         }
 
     feedback_rows = {
-        split: [conversation(rng.choice(feedback)) for _ in range(n)]
-        for split, n in (("train_prefs", rows), ("test_prefs", rows // 5))
+        split: [conversation(rng.choice(feedback)) for _ in range(n)] for split, n in ROWS["ultrafeedback"].items()
     }
     return {
         "code_alpaca": lambda mirror: write_code_alpaca(mirror, code_rows),
@@ -263,12 +264,12 @@ def realistic_datasets(seed: int = 0, rows: int = ROWS) -> dict[str, Callable[[P
     }
 
 
-def build_mirror(mirror: Path, size: str = "shrunk", seed: int = 0, rows: int = ROWS) -> Path:
+def build_mirror(mirror: Path, size: str = "shrunk", seed: int = 0) -> Path:
     """Write every model and dataset of the full profile under ``mirror``; returns ``mirror``."""
     shutil.rmtree(mirror, ignore_errors=True)
     for hub_id in REAL_MODELS:
         write_model(mirror, hub_id, size, seed)
-    for write in realistic_datasets(seed, rows).values():
+    for write in realistic_datasets(seed).values():
         write(mirror)
     return mirror
 
@@ -277,9 +278,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("mirror", type=Path, help="the folder to write (replaced if it exists)")
     parser.add_argument("--size", choices=("shrunk", "real"), default="shrunk", help="model width and depth")
-    parser.add_argument("--rows", type=int, default=ROWS, help="rows per dataset split")
     args = parser.parse_args()
-    build_mirror(args.mirror, args.size, rows=args.rows)
+    build_mirror(args.mirror, args.size)
     print(f"Wrote a Hub-shaped mirror to {args.mirror}: COURSE_HUB_MIRROR={args.mirror.resolve()}")
 
 

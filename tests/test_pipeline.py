@@ -138,3 +138,24 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
     assert record["metric"] == "held-out reward accuracy"
     assert record["after"] >= 0.9, record
     assert record["margin_after"] > record["margin_before"] and record["margins_rising"] == 1.0, record
+
+
+def test_running_a_training_cell_twice_trains_the_untuned_model_again(tmp_path: Path) -> None:
+    """Learners re-run cells: Lab 4's training cell, run twice, measures and trains the same untuned policy."""
+    notebook = nbformat.read(solution_path("lab4_dpo"), as_version=4)
+    index = next(i for i, cell in enumerate(notebook.cells) if "train(trainer)" in cell.source)
+    again = nbformat.v4.new_code_cell(notebook.cells[index].source)
+    notebook.cells.insert(index + 1, again)
+    source = tmp_path / "twice.ipynb"
+    nbformat.write(notebook, source)
+    execute_notebook(source, source, env={"COURSE_PROFILE": "grade", "OMP_NUM_THREADS": "1"})
+    executed = nbformat.read(source, as_version=4)
+    first, second = (
+        "".join(output.get("text", "") for output in executed.cells[i].outputs if output.get("name") == "stdout")
+        for i in (index, index + 1)
+    )
+    assert "back to their untuned values" not in first
+    assert "back to their untuned values" in second
+    result = re.compile(r"held-out reward accuracy .*")
+    # The same baseline and the same training: a run that went on from the tuned policy would start far higher.
+    assert result.search(second).group() == result.search(first).group()

@@ -1,0 +1,160 @@
+"""Each lab's full configuration at its real size: parameters, trainable parameters, estimated peak GPU memory.
+
+    python benchmarks/full_size.py
+
+The models are built on PyTorch's ``meta`` device from the real configurations (scripts/hub_mirror.py), so nothing
+is downloaded or allocated; the LoRA adapter, batch size and sequence length are read from each solution notebook's
+configuration cell, run in the full profile. Training on a free Colab T4 (15 GB, no bf16) runs in fp16 mixed
+precision on float32 weights. The estimate adds, in bytes:
+
+- every model in memory, float32 weights: 4 per parameter (the policy, its frozen reference, a reward model);
+- what trains: a float32 gradient (4) and AdamW's two moments (8) per trainable parameter;
+- activations kept for the backward pass, per layer 34 s b h bytes in 16 bits without recomputation, for the b
+  sequences of length s that go through the model with gradients (Korthikanti et al. 2022, "Reducing Activation
+  Recomputation in Large Transformer Models", eq. 2, less its 5 a s^2 b term: PyTorch's scaled-dot-product
+  attention, which transformers uses by default, does not keep the attention matrix);
+- the logits of those sequences, b s V, kept in fp16 and upcast to float32 for the loss and its gradient (10 bytes);
+- 0.5 GiB for the CUDA context and the allocator's slack.
+
+It is an estimate to size the labs, not a measurement: run the labs on a GPU (``torch.cuda.max_memory_allocated``)
+to measure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import torch
+from peft import get_peft_model
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
+
+from course_utils.profiles import Profile
+from course_utils.value_head import CausalLMWithValueHead
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from hub_mirror import model_config  # noqa: E402
+
+GIB = 1024**3
+T4_GIB = 15.0
+CUDA_CONTEXT = 0.5 * GIB
+
+
+def lab_config(lab: str) -> dict:
+    """The names that a lab's configuration cell defines (``config``, ``peft_config``, ...) in the full profile."""
+    notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+    cell = next(cell for cell in notebook.cells if "Config(" in cell.source and "profile.steps(" in cell.source)
+    names = {"profile": Profile("full", "cpu")}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(cell.source, names)  # noqa: S102 -- our own notebook's configuration cell
+    return names
+
+
+@dataclass
+class Model:
+    """One network in GPU memory during training: its configuration and how many of its parameters train."""
+
+    config: PretrainedConfig
+    parameters: int
+    trainable: int
+
+
+def build(hub_id: str, trains: bool = True, peft_config=None, value_head: bool = False, **overrides) -> Model:
+    """``hub_id``'s real architecture on the meta device, frozen or trained (with ``peft_config``: its adapter)."""
+    config = model_config(hub_id, "real", **overrides)
+    with torch.device("meta"):
+        causal = config.model_type != "distilbert" and "num_labels" not in overrides
+        model = (AutoModelForCausalLM if causal else AutoModelForSequenceClassification).from_config(config)
+        if value_head:
+            model = CausalLMWithValueHead(model)
+        if peft_config is not None:
+            model = get_peft_model(model, peft_config)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) if trains else 0
+    return Model(config, sum(p.numel() for p in model.parameters()), trainable)
+
+
+def activation_bytes(config: PretrainedConfig, sequences: int, length: int) -> float:
+    """Activations kept for the backward pass (Korthikanti et al. 2022) and the logits' fp16 and float32 copies."""
+    per_layer = 34 * length * sequences * config.hidden_size
+    return config.num_hidden_layers * per_layer + 10 * sequences * length * config.vocab_size
+
+
+def estimate(models: list[Model], trained: Model, sequences: int, length: int) -> float:
+    weights = sum(4 * model.parameters for model in models)
+    optimizer = sum(12 * model.trainable for model in models)
+    return weights + optimizer + activation_bytes(trained.config, sequences, length) + CUDA_CONTEXT
+
+
+def rows() -> list[list[str]]:
+    """One row per lab: what trains, parameters, trainable parameters, the batch, the estimated peak memory."""
+    table = []
+
+    lab1 = lab_config("lab1_instruction_tuning")
+    policy = build("facebook/opt-350m", peft_config=lab1["peft_config"])
+    batch = lab1["config"].per_device_train_batch_size
+    table.append(["lab1 SFT", "opt-350m + LoRA", policy, batch, lab1["max_length"], [policy]])
+
+    lab2 = lab_config("lab2_reward_modeling")
+    reward = build("gpt2", peft_config=lab2["peft_config"], num_labels=1)
+    batch = lab2["config"].per_device_train_batch_size
+    table.append(["lab2 reward", "gpt2 + LoRA, 1 label", reward, 2 * batch, lab2["config"].max_length, [reward]])
+
+    lab3 = lab_config("lab3_ppo_sentiment")
+    policy = build("lvwerra/gpt2-imdb", value_head=True)
+    reference = build("lvwerra/gpt2-imdb", trains=False)
+    sentiment = build("lvwerra/distilbert-imdb", trains=False)
+    # Queries of up to 7 tokens and responses of up to 15 (LengthSampler(2, 8) and (4, 16)).
+    batch = lab3["config"].mini_batch_size
+    table.append(["lab3 PPO", "gpt2-imdb + value head", policy, batch, 7 + 15, [policy, reference, sentiment]])
+
+    lab4 = lab_config("lab4_dpo")
+    policy = build("gpt2", peft_config=lab4["peft_config"])
+    reference = build("gpt2", trains=False)
+    batch = lab4["config"].per_device_train_batch_size
+    table.append(
+        ["lab4 DPO", "gpt2 + LoRA, reference", policy, 2 * batch, lab4["config"].max_length, [policy, reference]]
+    )
+
+    printed = []
+    for name, what, trained, sequences, length, models in table:
+        peak = estimate(models, trained, sequences, length) / GIB
+        printed.append(
+            [
+                name,
+                what,
+                f"{sum(m.parameters for m in models) / 1e6:.1f} M",
+                f"{trained.trainable / 1e6:.2f} M",
+                f"{100 * trained.trainable / trained.parameters:.2f} %",
+                f"{sequences} x {length}",
+                f"{peak:.1f} GiB",
+                "yes" if peak < T4_GIB else "NO",
+            ]
+        )
+    return printed
+
+
+def main() -> None:
+    from course_utils.tables import text_table
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # peft asks transformers a deprecated question
+    header = [
+        "lab",
+        "networks",
+        "parameters",
+        "trainable",
+        "of the trained",
+        "sequences x tokens",
+        "est. peak GPU memory",
+        f"fits a T4 ({T4_GIB:g} GB)",
+    ]
+    print(text_table(header, rows()))
+
+
+if __name__ == "__main__":
+    main()

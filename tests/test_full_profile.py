@@ -1,0 +1,138 @@
+"""The full profile's code path, dry-run on a CPU: each lab's solution runs in ``full`` through a Hub-shaped mirror.
+
+The mirror (scripts/hub_mirror.py) holds models of the real architectures (OPT-350m, GPT-2, DistilBERT: their
+configuration classes, module names and context lengths, shrunk in depth and width, random weights) and datasets in
+the real schemas and layouts with texts at realistic lengths. ``COURSE_MAX_STEPS=2`` stops each training run after
+two optimisation steps, so the LoRA targets, precision, truncation lengths and column names of ``full`` all run,
+but nothing is learned: a test cell's AssertionError about learning is expected; any other error is a bug.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from course_utils.notebooks import execute_notebook
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from hub_mirror import build_mirror  # noqa: E402
+
+sys.path.pop(0)
+
+# A last cell per lab that prints what the full profile set up, as one JSON line.
+PEFT_FACTS = (
+    '"model": type(trainer.model).__name__, '
+    '"lora": sorted(trainer.model.peft_config["default"].target_modules), '
+    '"trainable": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad), '
+    '"total": sum(p.numel() for p in trainer.model.parameters()), '
+    '"fp16": config.fp16, "bf16": config.bf16, "steps": trainer.state.global_step'
+)
+PROBES = {
+    "lab1_instruction_tuning": (
+        f"{{{PEFT_FACTS}, "
+        '"max_length": trainer.data_collator.max_length, '
+        '"longest": max(len(tokenizer(text)["input_ids"]) for text in train_rows["text"]), '
+        '"base": type(trainer.model.get_base_model()).__name__}'
+    ),
+    "lab2_reward_modeling": (
+        f'{{{PEFT_FACTS}, "max_length": config.max_length, "pairs": len(pairs["train"]), '
+        '"kept": len(trainer.train_dataset), "base": type(trainer.model.get_base_model()).__name__}'
+    ),
+    "lab3_ppo_sentiment": (
+        '{"model": type(trainer.policy).__name__, "base": type(trainer.policy.policy).__name__, '
+        '"sentiment": type(sentiment.model).__name__, "steps": len(history), "batch_size": config.batch_size, '
+        '"mixed_precision": config.mixed_precision}'
+    ),
+    "lab4_dpo": (
+        f'{{{PEFT_FACTS}, "max_length": config.max_length, "base": type(trainer.model.get_base_model()).__name__}}'
+    ),
+}
+# Longest first: the two workers finish together.
+ORDER = ["lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
+
+
+@pytest.fixture(scope="module")
+def dry_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
+    """Every lab's solution in the full profile, two steps per training run, with its probe's facts."""
+    mirror = build_mirror(tmp_path_factory.mktemp("hub-mirror"))
+
+    def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
+        folder = tmp_path_factory.mktemp(lab)
+        notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
+        notebook.cells.append(nbformat.v4.new_code_cell(f"import json\n\nprint(json.dumps({PROBES[lab]}))"))
+        source = folder / "dry-run.ipynb"
+        nbformat.write(notebook, source)
+        env = {
+            "COURSE_PROFILE": "full",
+            "COURSE_HUB_MIRROR": str(mirror),
+            "COURSE_MAX_STEPS": "2",
+            "OMP_NUM_THREADS": "1",
+            "HF_HUB_OFFLINE": "1",
+            "HF_DATASETS_OFFLINE": "1",
+        }
+        execute_notebook(source, folder / f"{lab}.ipynb", env=env, allow_errors=True)
+        executed = nbformat.read(folder / f"{lab}.ipynb", as_version=4)
+        printed = "".join(out.get("text", "") for out in executed.cells[-1].outputs if out.get("name") == "stdout")
+        return executed, json.loads(printed.splitlines()[-1]) if printed else {}
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(zip(ORDER, pool.map(run, ORDER), strict=True))
+
+
+@pytest.mark.parametrize("lab", ORDER)
+def test_the_full_code_path_runs_without_errors_outside_learning_checks(lab: str, dry_runs: dict) -> None:
+    notebook, facts = dry_runs[lab]
+    assert facts, "the probe cell printed nothing"
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            graded_test = cell.metadata.get("nbgrader", {}).get("grade", False)
+            where = f"cell {index} ({cell.metadata.get('nbgrader', {}).get('grade_id', 'not graded')})"
+            assert graded_test, f"{where}: {output['ename']}: {output['evalue']}"
+            assert output["ename"] == "AssertionError", f"{where}: {output['ename']}: {output['evalue']}"
+    setup_said = "".join(output.get("text", "") for output in notebook.cells[2].outputs)
+    assert "profile full" in setup_said and "at most 2 steps" in setup_said
+
+
+def test_lab1_trains_a_lora_adapter_on_opt_in_float32_with_truncation(dry_runs: dict) -> None:
+    facts = dry_runs["lab1_instruction_tuning"][1]
+    assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "OPTForCausalLM")
+    assert facts["lora"] == ["q_proj", "v_proj"]
+    assert 0 < facts["trainable"] < facts["total"] / 10
+    assert (facts["fp16"], facts["bf16"], facts["steps"]) == (False, False, 2)  # a CPU: float32
+    assert facts["max_length"] == 512 < facts["longest"]  # some texts are truncated
+
+
+def test_lab2_trains_a_lora_reward_head_on_gpt2(dry_runs: dict) -> None:
+    facts = dry_runs["lab2_reward_modeling"][1]
+    assert (facts["model"], facts["base"]) == ("PeftModelForSequenceClassification", "GPT2ForSequenceClassification")
+    assert facts["lora"] == ["c_attn"]
+    assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
+    # RewardTrainer drops pairs longer than max_length instead of truncating them: most must survive.
+    assert facts["pairs"] * 0.9 <= facts["kept"] <= facts["pairs"]
+
+
+def test_lab3_runs_ppo_on_gpt2_with_a_distilbert_reward(dry_runs: dict) -> None:
+    facts = dry_runs["lab3_ppo_sentiment"][1]
+    assert facts == {
+        "model": "CausalLMWithValueHead",
+        "base": "GPT2LMHeadModel",
+        "sentiment": "DistilBertForSequenceClassification",
+        "steps": 2,
+        "batch_size": 128,
+        "mixed_precision": "no",
+    }
+
+
+def test_lab4_trains_a_lora_adapter_on_gpt2_with_dpo(dry_runs: dict) -> None:
+    facts = dry_runs["lab4_dpo"][1]
+    assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "GPT2LMHeadModel")
+    assert facts["lora"] == ["c_attn"]
+    assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
