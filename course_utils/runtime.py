@@ -63,6 +63,7 @@ def restart_notice(report: str | Path) -> str | None:
         for item in json.loads(Path(report).read_text())["install"]
     }
     imported = imported_distributions()
+    imported.pop(DISTRIBUTION, None)  # the course itself: imported after the install, to run this very check
     stale = sorted(set(installed) & set(imported))
     if not stale:
         return None
@@ -123,14 +124,18 @@ def _version_problem(requirement: Requirement) -> tuple[Requirement, str] | None
 
 
 def _loaded_but_replaced(name: str) -> str | None:
-    """'transformers 5.15.1 is loaded but 5.24.0 is installed' when the module in memory is older or newer."""
+    """'transformers 5.15.1 is loaded but 5.24.0 is installed' when the module in memory is older or newer.
+
+    Local version labels do not count: a CUDA build of torch says ``2.11.0+cu130`` where pip's metadata says
+    ``2.11.0``.
+    """
     module = sys.modules.get(name.replace("-", "_"))
     loaded = getattr(module, "__version__", None)
     if not isinstance(loaded, str):
         return None
     installed = metadata.version(name)
     try:
-        same = Version(loaded) == Version(installed)
+        same = Version(loaded).public == Version(installed).public
     except InvalidVersion:
         same = loaded == installed
     return None if same else f"{name} {loaded} is loaded but {installed} is installed"

@@ -33,8 +33,11 @@ def test_restart_notice_names_an_imported_library_that_pip_replaced(tmp_path, ca
     assert "not-a-real-distribution" not in line
 
 
-def test_restart_notice_is_silent_when_nothing_imported_was_replaced(tmp_path, capsys):
-    report = write_report(tmp_path / "r.json", ("not-a-real-distribution", "1.0"))
+def test_restart_notice_is_silent_when_nothing_imported_was_replaced(tmp_path, capsys, monkeypatch):
+    # The course itself is imported by the install cell after pip ran, to call restart_notice: it is never stale.
+    owners = {"course_utils": ["align-course"], "tqdm": ["tqdm"]}
+    monkeypatch.setattr(runtime.metadata, "packages_distributions", lambda: owners)
+    report = write_report(tmp_path / "r.json", ("not-a-real-distribution", "1.0"), ("align-course", "0.1.0"))
     assert restart_notice(report) is None
     assert restart_notice(write_report(tmp_path / "empty.json")) is None
     assert capsys.readouterr().out == ""
@@ -85,6 +88,12 @@ def test_check_runtime_asks_for_a_restart_when_the_loaded_version_is_not_the_ins
     monkeypatch.setattr(transformers, "__version__", "1.0.0")
     with pytest.raises(CourseSetupError, match=rf"transformers 1.0.0 is loaded but {installed} is installed: restart"):
         check_runtime()
+
+
+def test_a_local_version_label_is_not_a_different_version(monkeypatch):
+    fake_requirements(monkeypatch, ["transformers>=1"])
+    monkeypatch.setattr(transformers, "__version__", transformers.__version__ + "+cu130")  # as a CUDA torch says
+    check_runtime()
 
 
 def test_check_runtime_skips_a_source_tree_that_was_never_installed():
