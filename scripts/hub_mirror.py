@@ -39,6 +39,10 @@ from transformers import (
 
 from course_utils.assets import asset_path
 
+# gpt2 (124M); lvwerra/gpt2-imdb is gpt2 fine-tuned on IMDB reviews, with the same configuration.
+GPT2_SMALL = dict(
+    vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024, bos_token_id=50256, eos_token_id=50256
+)
 # The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width.
 REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict, str]] = {
     # hub id: (model class, config class, the real config, the packaged model whose tokenizer it borrows)
@@ -64,29 +68,13 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
     "gpt2": (
         GPT2LMHeadModel,
         GPT2Config,
-        dict(
-            vocab_size=50257,
-            n_embd=768,
-            n_layer=12,
-            n_head=12,
-            n_positions=1024,
-            bos_token_id=50256,
-            eos_token_id=50256,
-        ),
+        GPT2_SMALL,
         "gpt2-tiny",
     ),
     "lvwerra/gpt2-imdb": (
         GPT2LMHeadModel,
         GPT2Config,
-        dict(
-            vocab_size=50257,
-            n_embd=768,
-            n_layer=12,
-            n_head=12,
-            n_positions=1024,
-            bos_token_id=50256,
-            eos_token_id=50256,
-        ),
+        GPT2_SMALL,
         "gpt2-imdb-tiny",
     ),
     "lvwerra/distilbert-imdb": (

@@ -10,20 +10,16 @@ but nothing is learned: a test cell's AssertionError about learning is expected;
 from __future__ import annotations
 
 import json
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 import pytest
+from hub_mirror import build_mirror  # scripts/hub_mirror.py
 
 from course_utils.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from hub_mirror import build_mirror  # noqa: E402
-
-sys.path.pop(0)
 
 # A last cell per lab that prints what the full profile set up, as one JSON line.
 PEFT_FACTS = (

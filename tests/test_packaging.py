@@ -91,13 +91,8 @@ def test_every_lab_installs_the_same_way_only_on_colab_and_only_what_a_learner_n
 
 
 def test_lowest_versions_pins_every_dependency_but_torch_at_its_lower_bound() -> None:
-    import sys
+    from lowest_versions import lower_bound, lowest_constraints  # scripts/lowest_versions.py
 
-    sys.path.insert(0, str(ROOT / "scripts"))
-    try:
-        from lowest_versions import lower_bound, lowest_constraints
-    finally:
-        sys.path.pop(0)
     assert lower_bound("trl>=1.16,<2") == ("trl", "1.16")
     assert lower_bound("align-course[instructor]") == ("align-course", None)
     pins = dict(pin.split("==") for pin in lowest_constraints())

@@ -1,10 +1,9 @@
-import json
 import shutil
 from pathlib import Path
 
+import hub_mirror as hub_layout  # scripts/hub_mirror.py: where each Hub repository keeps its files
 import pytest
 import torch
-from datasets import Dataset
 
 from course_utils.assets import asset_path
 from course_utils.loaders import (
@@ -126,32 +125,24 @@ MIRROR_PAIRS = [{"prompt": f"Question {i}?", "chosen": f"A good answer {i}.", "r
 
 @pytest.fixture(scope="module")
 def hub_mirror(tmp_path_factory) -> Path:
-    """A directory laid out like the Hub repositories of the full profile (no network needed)."""
+    """A directory laid out like the Hub repositories of the full profile (no network needed), small rows."""
     mirror = tmp_path_factory.mktemp("hub_mirror")
-    shutil.copytree(asset_path("models", "opt-tiny"), mirror / "facebook" / "opt-350m")
-    dataset_dir = mirror / "sahil2801" / "CodeAlpaca-20k"
-    dataset_dir.mkdir(parents=True)
-    # The real repository holds one JSON array, not JSON lines.
-    (dataset_dir / "code_alpaca_20k.json").write_text(json.dumps(MIRROR_ROWS, indent=2))
-    shutil.copytree(asset_path("models", "gpt2-tiny"), mirror / "gpt2")
-    # The real repository holds parquet shards under data/.
-    pairs_dir = mirror / "Dahoas" / "synthetic-instruct-gptj-pairwise" / "data"
-    pairs_dir.mkdir(parents=True)
-    Dataset.from_list(MIRROR_PAIRS).to_parquet(pairs_dir / "train-00000-of-00001.parquet")
-    shutil.copytree(asset_path("models", "gpt2-imdb-tiny"), mirror / "lvwerra" / "gpt2-imdb")
-    shutil.copytree(asset_path("models", "distilbert-imdb-tiny"), mirror / "lvwerra" / "distilbert-imdb")
-    # stanfordnlp/imdb keeps one parquet shard per split under plain_text/.
-    imdb_dir = mirror / "stanfordnlp" / "imdb" / "plain_text"
-    imdb_dir.mkdir(parents=True)
-    for split, rows in MIRROR_REVIEWS.items():
-        Dataset.from_list(rows).to_parquet(imdb_dir / f"{split}-00000-of-00001.parquet")
-    # ultrafeedback_binarized has six splits as data/<split>-*.parquet; a broken train_sft shard proves that only
-    # the two preference splits are read.
-    feedback_dir = mirror / "HuggingFaceH4" / "ultrafeedback_binarized" / "data"
-    feedback_dir.mkdir(parents=True)
-    for split in ("train_prefs", "test_prefs"):
-        Dataset.from_list(MIRROR_FEEDBACK).to_parquet(feedback_dir / f"{split}-00000-of-00001.parquet")
-    (feedback_dir / "train_sft-00000-of-00001.parquet").write_text("not a parquet file")
+    for hub_id, asset in [
+        ("facebook/opt-350m", "opt-tiny"),
+        ("gpt2", "gpt2-tiny"),
+        ("lvwerra/gpt2-imdb", "gpt2-imdb-tiny"),
+        ("lvwerra/distilbert-imdb", "distilbert-imdb-tiny"),
+    ]:
+        shutil.copytree(asset_path("models", asset), mirror / hub_id)
+    hub_layout.write_code_alpaca(mirror, MIRROR_ROWS)
+    hub_layout.write_instruct_pairs(mirror, MIRROR_PAIRS)
+    hub_layout.write_imdb(mirror, MIRROR_REVIEWS)
+    hub_layout.write_ultrafeedback(mirror, {"train_prefs": MIRROR_FEEDBACK, "test_prefs": MIRROR_FEEDBACK})
+    # ultrafeedback_binarized has six splits; a broken train_sft shard proves that only the two preference splits
+    # are read.
+    (mirror / "HuggingFaceH4" / "ultrafeedback_binarized" / "data" / "train_sft-00000-of-00001.parquet").write_text(
+        "not a parquet file"
+    )
     return mirror
 
 
