@@ -17,7 +17,13 @@ from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
-COLAB_STARTUP = "import sys, types\nsys.modules['google.colab'] = types.ModuleType('google.colab')\n"
+# A module with a spec, as a real one has: libraries ask importlib.util.find_spec("google.colab") to detect Colab.
+COLAB_STARTUP = """
+import importlib.machinery, sys, types
+colab = types.ModuleType("google.colab")
+colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
+sys.modules["google.colab"] = colab
+"""
 
 
 def run(notebook: nbformat.NotebookNode, folder: Path, ipython_dir: Path) -> nbformat.NotebookNode:
