@@ -36,7 +36,15 @@ def run(notebook: nbformat.NotebookNode, folder: Path, ipython_dir: Path) -> nbf
 
 
 def printed(notebook: nbformat.NotebookNode, index: int) -> str:
-    return "".join(output.get("text", "") for output in notebook.cells[index].get("outputs", []))
+    """What cell ``index`` printed to stdout."""
+    outputs = notebook.cells[index].get("outputs", [])
+    return "".join(output.get("text", "") for output in outputs if output.get("name") == "stdout")
+
+
+def reported(notebook: nbformat.NotebookNode) -> str:
+    """The lab's headline result, as `course_utils.report.report_result` printed it."""
+    lines = [line for i in range(len(notebook.cells)) for line in printed(notebook, i).splitlines()]
+    return next((line for line in lines if " -> " in line and line.startswith("lab")), "(no result)")
 
 
 def main(venv: Path) -> int:
@@ -64,7 +72,8 @@ def main(venv: Path) -> int:
     learner = run(answered, scratch / "learner", ipython_dir)
     print(
         f"[learner's path through labs/{LABS[0]}, {time.perf_counter() - start:.0f} s] install cell said: "
-        f"{printed(learner, 1).strip() or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}"
+        f"{printed(learner, 1).strip() or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}; "
+        f"{reported(learner)}"
     )
 
     # 3. Every lab's solution.
@@ -73,15 +82,7 @@ def main(venv: Path) -> int:
         notebook = run(
             nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4), scratch / lab, ipython_dir
         )
-        last = next(
-            (
-                printed(notebook, i).strip().splitlines()[-1]
-                for i in reversed(range(len(notebook.cells)))
-                if printed(notebook, i).strip()
-            ),
-            "",
-        )
-        print(f"[solutions/{lab}, {time.perf_counter() - start:.0f} s] ran every cell; last printed: {last}")
+        print(f"[solutions/{lab}, {time.perf_counter() - start:.0f} s] ran every cell; {reported(notebook)}")
     print(f"All labs ran on Colab's stack in {venv}.")
     return 0
 
