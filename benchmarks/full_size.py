@@ -34,8 +34,8 @@ import torch
 from peft import get_peft_model
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
+from course_utils.ppo.value_head import CausalLMWithValueHead
 from course_utils.profiles import Profile
-from course_utils.value_head import CausalLMWithValueHead
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -140,7 +140,7 @@ def rows() -> list[list[str]]:
 
 
 def main() -> None:
-    from course_utils.tables import text_table
+    from course_utils.instructor.tables import text_table
 
     warnings.filterwarnings("ignore", category=FutureWarning)  # peft asks transformers a deprecated question
     header = [

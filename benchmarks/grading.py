@@ -29,8 +29,8 @@ KINDS = ["correct", "colab", "stripped", "unanswered", "untouched", "flood", "cr
 
 def handed_in(kind: str, release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> str:
     """The file a student in this state hands in, as text."""
-    from course_utils.grading import simulate
-    from course_utils.grading.repair import grading_info, is_answer, is_test
+    from course_utils.instructor.grading import simulate
+    from course_utils.instructor.grading.cells import grading_info, is_answer, is_test
 
     good = simulate.solved(release, source)
     tests = [grading_info(cell)["grade_id"] for cell in release.cells if is_test(cell)]
@@ -50,7 +50,7 @@ def handed_in(kind: str, release: nbformat.NotebookNode, source: nbformat.Notebo
 
 def build_class(inbox: Path, labs: list[str], students: int) -> dict[str, str]:
     """Write every student's notebook for every lab; return each student's state."""
-    from course_utils.grading.grade import read_lab
+    from course_utils.instructor.grading.grade import read_lab
 
     kinds = {f"s{index:02d}": KINDS[index % len(KINDS)] for index in range(students)}
     inbox.mkdir(parents=True)
@@ -65,7 +65,7 @@ def nbgrader_autograde(inbox: Path, course: Path, labs: list[str]) -> dict[tuple
     """nbgrader's own path: a course folder, the labs in its gradebook, then `nbgrader autograde`, one lab at a time."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from course_utils.grading.submissions import collect
+    from course_utils.instructor.grading.submissions import collect
 
     course.mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", course)
@@ -88,9 +88,9 @@ def nbgrader_autograde(inbox: Path, course: Path, labs: list[str]) -> dict[tuple
 
 
 def main() -> None:
-    from course_utils.grading.grade import GradeConfig, grade_class
-    from course_utils.grading.sandbox import Limits
-    from course_utils.release import available_labs
+    from course_utils.instructor.grading.grade import GradeConfig, grade_class
+    from course_utils.instructor.grading.sandbox import Limits
+    from course_utils.instructor.release import available_labs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=10)

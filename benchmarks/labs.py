@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MEASURE = """
 import json, resource, sys
 from pathlib import Path
-from course_utils.notebooks import execute_notebook
+from course_utils.instructor.notebooks import execute_notebook
 seconds = execute_notebook(Path(sys.argv[1]), Path(sys.argv[2]), env={"COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1"})
 peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # Linux reports KiB
 print(json.dumps({"seconds": seconds, "peak_mib": peak_kib / 1024}))
@@ -42,7 +42,7 @@ def measure(lab: str) -> dict[str, float]:
 
 
 def main() -> None:
-    from course_utils.release import available_labs
+    from course_utils.instructor.release import available_labs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labs", nargs="*", default=available_labs(ROOT))

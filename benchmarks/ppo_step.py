@@ -18,13 +18,13 @@ import time
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from course_utils.assets import asset_path
-from course_utils.length_sampler import LengthSampler
 from course_utils.loaders import load_tokenizer
 from course_utils.ppo import PPOConfig, PPOTrainer
+from course_utils.ppo.length_sampler import LengthSampler
+from course_utils.ppo.value_head import CausalLMWithValueHead
 from course_utils.profiles import Profile
+from course_utils.sources import asset_path
 from course_utils.training import mixed_precision
-from course_utils.value_head import CausalLMWithValueHead
 
 
 def build_model(size: str, device: str) -> CausalLMWithValueHead:

@@ -7,17 +7,14 @@ tokens.
 
 from __future__ import annotations
 
-import tempfile
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .ppo_math import logprobs_from_logits
-from .quiet import quiet_progress
-from .training import inspection_kwargs
+from .ppo.losses import logprobs_from_logits
+from .training import reference_trainer
 
 
 @torch.no_grad()
@@ -61,13 +58,10 @@ def trl_dpo_batch(
     if not len(prompts) == len(chosen) == len(rejected) or not prompts:
         raise ValueError(f"Give as many prompts, chosen and rejected texts, at least one each ({len(prompts)}).")
     rows = Dataset.from_dict({"prompt": list(prompts), "chosen": list(chosen), "rejected": list(rejected)})
-    with tempfile.TemporaryDirectory() as output_dir, quiet_progress(), warnings.catch_warnings():
-        # TRL 1.16 asks the model a question transformers 5 has deprecated; it is not the learner's concern.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
-        config = DPOConfig(output_dir=output_dir, beta=beta, max_length=max_length, **inspection_kwargs())
-        trainer = DPOTrainer(
-            model=model, ref_model=ref_model, args=config, train_dataset=rows, processing_class=tokenizer
-        )
+    options = {"beta": beta, "max_length": max_length}
+    with reference_trainer(
+        DPOTrainer, DPOConfig, options, model=model, ref_model=ref_model, train_dataset=rows, processing_class=tokenizer
+    ) as trainer:
         device = next(model.parameters()).device
         batch = {key: value.to(device) for key, value in trainer.data_collator(list(trainer.train_dataset)).items()}
         model.eval()

@@ -125,16 +125,14 @@ def trl_completion_labels(
     ``SFTTrainer`` tokenizes a prompt-completion dataset, appends the end-of-sequence token to each completion
     and masks the prompt; we read the ``labels`` column it prepares (nothing is trained).
     """
-    import tempfile
-
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from .quiet import quiet_progress
-    from .training import inspection_kwargs
+    from .training import reference_trainer
 
     rows = Dataset.from_dict({"prompt": list(prompts), "completion": list(completions)})
-    with tempfile.TemporaryDirectory() as output_dir, quiet_progress():
-        config = SFTConfig(output_dir=output_dir, completion_only_loss=True, **inspection_kwargs())
-        trainer = SFTTrainer(model=model, args=config, train_dataset=rows, processing_class=tokenizer)
+    options = {"completion_only_loss": True}
+    with reference_trainer(
+        SFTTrainer, SFTConfig, options, model=model, train_dataset=rows, processing_class=tokenizer
+    ) as trainer:
         return [list(labels) for labels in trainer.train_dataset["labels"]]

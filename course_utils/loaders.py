@@ -14,9 +14,9 @@ from transformers import (
     pipeline,
 )
 
+from .ppo.value_head import CausalLMWithValueHead
 from .profiles import Profile
 from .sources import resolve
-from .value_head import CausalLMWithValueHead
 
 HELD_OUT_FRACTION = 0.2
 SPLIT_SEED = 42

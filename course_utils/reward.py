@@ -6,7 +6,6 @@ conversation and returns one number; trained on pairs, the number is higher for 
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,8 +13,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from .quiet import progress_bars_enabled, quiet_progress
-from .training import inspection_kwargs
+from .quiet import progress_bars_enabled
+from .training import reference_trainer
 
 
 def with_eos(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
@@ -70,9 +69,9 @@ def trl_reward_loss(
     if len(chosen) != len(rejected) or not chosen:
         raise ValueError(f"Give as many chosen as rejected texts, at least one ({len(chosen)} vs {len(rejected)}).")
     pairs = Dataset.from_dict({"chosen": list(chosen), "rejected": list(rejected)})
-    with tempfile.TemporaryDirectory() as output_dir, quiet_progress():
-        config = RewardConfig(output_dir=output_dir, max_length=None, **inspection_kwargs())
-        trainer = RewardTrainer(model=model, args=config, train_dataset=pairs, processing_class=tokenizer)
+    with reference_trainer(
+        RewardTrainer, RewardConfig, {"max_length": None}, model=model, train_dataset=pairs, processing_class=tokenizer
+    ) as trainer:
         batch = trainer.data_collator(list(trainer.train_dataset))
         device = next(model.parameters()).device
         model.eval()

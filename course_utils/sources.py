@@ -12,10 +12,21 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
-from .assets import asset_path
 from .profiles import Profile
+
+
+def asset_path(*parts: str) -> Path:
+    """Path of a packaged asset, e.g. ``asset_path("models", "opt-tiny")``; raises if it is not there."""
+    path = Path(str(files("course_utils").joinpath("assets", *parts)))
+    if not path.exists():
+        raise FileNotFoundError(
+            f"Packaged asset {'/'.join(parts)!r} is missing at {path}. Rebuild the assets with "
+            "`python scripts/build_tiny_assets.py` or reinstall the course package."
+        )
+    return path
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,18 @@
-"""Trainer settings every lab shares, so that a lab's notebook shows only the hyperparameters that teach something;
-and `train`, which makes a training cell safe to run twice."""
+"""Training, the same way in every lab.
+
+- `trainer_kwargs`: the settings each profile needs (precision, checkpointing, logging), so that a lab's notebook
+  shows only the hyperparameters that teach something;
+- `train` and `untuned`: a training cell that can be run twice;
+- `reference_trainer`: a TRL trainer that only computes TRL's own answer, to check a learner's function against.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import torch
@@ -11,8 +20,10 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import TrainOutput
 
 from .profiles import Profile
+from .quiet import quiet_progress
 
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+TrainerT = TypeVar("TrainerT", bound=Trainer)
 
 
 def mixed_precision(profile: Profile) -> str:
@@ -60,17 +71,31 @@ def trainer_kwargs(profile: Profile) -> dict[str, Any]:
     }
 
 
-def inspection_kwargs() -> dict[str, Any]:
-    """Keyword arguments for a TRL config whose trainer only *prepares* data or computes a loss, never trains.
+@contextmanager
+def reference_trainer(
+    trainer_class: type[TrainerT], config_class: type[TrainingArguments], config: dict[str, Any], **trainer_args: Any
+) -> Iterator[TrainerT]:
+    """A TRL trainer that only *prepares* data or computes a loss, never trains: TRL's own answer to check against.
 
-    The course uses such trainers to show that a learner's function gives what TRL itself computes.
+    The course shows that a learner's function gives what TRL itself computes (the completion-only labels, the
+    Bradley-Terry loss, the DPO loss). The trainer writes nothing that outlives the block (a scratch output folder),
+    draws no progress bar, and computes in float32 on whatever device the model is on.
+
+        with reference_trainer(SFTTrainer, SFTConfig, {"completion_only_loss": True}, model=model, ...) as trainer:
+            labels = trainer.train_dataset["labels"]
     """
-    return {
-        "report_to": "none",
-        "use_cpu": not torch.cuda.is_available(),
-        "bf16": False,
-        **no_activation_checkpointing(),
-    }
+    with tempfile.TemporaryDirectory() as output_dir, quiet_progress(), warnings.catch_warnings():
+        # TRL 1.16 asks the model a question transformers 5 has deprecated; it is not the learner's concern.
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        args = config_class(
+            output_dir=output_dir,
+            report_to="none",
+            use_cpu=not torch.cuda.is_available(),
+            bf16=False,
+            **no_activation_checkpointing(),
+            **config,
+        )
+        yield trainer_class(args=args, **trainer_args)
 
 
 # The weights each trained parameter had before its first training run, keyed by the parameter object itself: a

@@ -64,7 +64,7 @@ def main(venv: Path) -> int:
         print("FAILED: the install cell did not ask for a restart after replacing an imported datasets.")
         return 1
 
-    from course_utils.grading.simulate import solved  # installed by the install cell above
+    from course_utils.instructor.grading.simulate import solved  # installed by the install cell above
 
     # 2. A learner's path: Lab 1's student notebook, answered, from its install cell to the end.
     start = time.perf_counter()

@@ -6,8 +6,10 @@
 #   bash scripts/check_lowest.sh run        # only run the labs in it
 #
 # Builds build/venv-lowest on Python 3.11 (the lowest we support) with every direct dependency pinned at its lower
-# bound (scripts/lowest_versions.py), then runs the four lab solutions in the tiny profile and grades them
-# (`course demo`). Not pinned: torch. Its lower bound (2.11, what Colab preinstalls) has no CPU-only wheel on this
+# bound (scripts/lowest_versions.py). First the base install alone, what a learner on Colab gets: every
+# learner-facing module imports and Lab 1's first cells run without nbgrader or Jupyter
+# (scripts/check_base_install.py). Then the instructor extra: the four lab solutions run in the tiny profile and
+# are graded (`course demo`). Not pinned: torch. Its lower bound (2.11, what Colab preinstalls) has no CPU-only wheel on this
 # machine's package index, and its CUDA build is several GB; Colab's torch is checked by scripts/check_colab_stack.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +21,11 @@ export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 if [[ $step == all || $step == install ]]; then
     mkdir -p build
     "$PYTHON" scripts/lowest_versions.py > build/lowest-constraints.txt
-    rm -rf "$VENV"
+    rm -rf "$VENV" build/lib build/bdist.*  # setuptools stages the package in build/lib and never prunes it
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/python" -m pip install --quiet -c build/lowest-constraints.txt . 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/python" scripts/check_base_install.py
     "$VENV/bin/python" -m pip install --quiet -c build/lowest-constraints.txt ".[instructor]" \
         2> >(grep -v "^WARNING: Location" >&2)
 fi

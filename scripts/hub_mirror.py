@@ -37,7 +37,7 @@ from transformers import (
     PreTrainedModel,
 )
 
-from course_utils.assets import asset_path
+from course_utils.sources import asset_path
 
 # gpt2 (124M); lvwerra/gpt2-imdb is gpt2 fine-tuned on IMDB reviews, with the same configuration.
 GPT2_SMALL = dict(

@@ -7,16 +7,42 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 
 import logging  # noqa: E402
 import warnings  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import datasets  # noqa: E402
 import huggingface_hub  # noqa: E402
+import nbformat  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
 from course_utils import quiet  # noqa: E402
+from course_utils.instructor.release import RELEASE_DIR, SOURCE_DIR, available_labs  # noqa: E402
 from course_utils.loaders import load_sft_model  # noqa: E402
 from course_utils.profiles import Profile  # noqa: E402
+
+# The course every test reads: `from conftest import ROOT, LABS, ...` (pyproject puts tests/ on the path).
+ROOT = Path(__file__).resolve().parents[1]
+LABS = available_labs(ROOT)
+
+
+def solution_path(lab: str) -> Path:
+    """The instructor's notebook of ``lab`` (nbgrader's source, with solutions and hidden tests)."""
+    return ROOT / SOURCE_DIR / lab / f"{lab}.ipynb"
+
+
+def release_path(lab: str) -> Path:
+    """The student notebook of ``lab``, as released."""
+    return ROOT / RELEASE_DIR / lab / f"{lab}.ipynb"
+
+
+def read_solution(lab: str) -> nbformat.NotebookNode:
+    return nbformat.read(solution_path(lab), as_version=4)
+
+
+def read_release(lab: str) -> nbformat.NotebookNode:
+    return nbformat.read(release_path(lab), as_version=4)
+
 
 # The tiny model's matrices are too small to gain from intra-op threads; on a busy 2-core machine the threads
 # contend and a forward pass takes ~100x longer (0.15 s instead of 1.5 ms).

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import ROOT
 from hub_mirror import build_mirror  # scripts/hub_mirror.py
 
-from course_utils.notebooks import execute_notebook
-
-ROOT = Path(__file__).resolve().parents[1]
+from course_utils.instructor.notebooks import execute_notebook
 
 # A last cell per lab that prints what the full profile set up, as one JSON line.
 PEFT_FACTS = (

@@ -9,10 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from conftest import ROOT
 
-from course_utils.assets import asset_path
+from course_utils.sources import asset_path
 
-ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "solutions").rglob("*.ipynb")) + sorted((ROOT / "labs").rglob("*.ipynb"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 
@@ -101,3 +101,25 @@ def test_lowest_versions_pins_every_dependency_but_torch_at_its_lower_bound() ->
     names = {requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["instructor"]}
     assert set(pins) == names - {"torch"}
     assert pins["transformers"] == "5.15" and pins["trl"] == "1.16"
+
+
+INSTRUCTOR_ONLY = {"nbgrader", "nbclient", "nbformat", "jupyter_client", "jupyter_core", "jupyter_server", "ipykernel"}
+
+
+def test_nothing_a_learner_imports_needs_the_instructor_extra() -> None:
+    """On Colab only the base install exists: outside instructor/, no import of notebook or Jupyter tooling."""
+    import ast
+
+    package = ROOT / "course_utils"
+    for path in package.rglob("*.py"):
+        if "instructor" in path.relative_to(package).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            else:
+                continue
+            roots = {name.split(".")[0] for name in names}
+            assert not roots & INSTRUCTOR_ONLY, f"{path.relative_to(ROOT)} imports {sorted(roots & INSTRUCTOR_ONLY)}"

@@ -5,7 +5,6 @@ import hub_mirror as hub_layout  # scripts/hub_mirror.py: where each Hub reposit
 import pytest
 import torch
 
-from course_utils.assets import asset_path
 from course_utils.loaders import (
     load_code_alpaca,
     load_dpo_models,
@@ -18,7 +17,7 @@ from course_utils.loaders import (
     load_ultrafeedback,
 )
 from course_utils.profiles import Profile
-from course_utils.sources import ROLES, resolve
+from course_utils.sources import ROLES, asset_path, resolve
 
 FULL = Profile("full", "cpu")
 COLUMNS = ["instruction", "input", "output"]

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import nbformat
 from nbformat import NotebookNode
 
+from .cells import cell_key, clear_outputs, grading_info, is_answer, is_test
+
 # How alike two sources must be to be taken for the same cell when nothing else matches them.
 MIN_SIMILARITY = 0.6
 
@@ -30,27 +32,6 @@ class Repair:
 
     cell: str  # the nbgrader id (or the cell id) of the cell concerned
     action: str
-
-
-def grading_info(cell: NotebookNode) -> dict:
-    """The cell's nbgrader metadata ({} when it has none)."""
-    return dict(cell.get("metadata", {}).get("nbgrader", {}))
-
-
-def is_test(cell: NotebookNode) -> bool:
-    """An autograded test: graded, and not an answer."""
-    info = grading_info(cell)
-    return bool(info.get("grade")) and not info.get("solution")
-
-
-def is_answer(cell: NotebookNode) -> bool:
-    """A cell the student writes."""
-    return bool(grading_info(cell).get("solution"))
-
-
-def cell_key(cell: NotebookNode) -> str:
-    """How a repair names a cell: its nbgrader id, else its cell id."""
-    return grading_info(cell).get("grade_id") or cell.get("id", "")
 
 
 def normalise(source: str) -> str:
@@ -162,7 +143,7 @@ def _restore(cell: NotebookNode, release_cell: NotebookNode, tests: dict, repair
     key = wanted.get("grade_id", cell_key(release_cell))
     if is_test(release_cell):
         restored = copy.deepcopy(tests[key])
-        restored.outputs, restored.execution_count = [], None
+        clear_outputs(restored)
         restored.id = release_cell.id
         if not info:
             repairs.append(Repair(key, "restored lost grading metadata"))
@@ -193,6 +174,5 @@ def _reinsert(release_cell: NotebookNode, tests: dict, repairs: list[Repair]) ->
     else:
         repairs.append(Repair(key, "restored a deleted answer cell (as released: unanswered)"))
         cell = copy.deepcopy(release_cell)
-    if cell.cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
+    clear_outputs(cell)
     return cell

@@ -6,12 +6,12 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
-from course_utils.assets import asset_path
-from course_utils.length_sampler import LengthSampler
 from course_utils.loaders import load_tokenizer
-from course_utils.ppo import PPOConfig, PPOTrainer, pack_batch
-from course_utils.ppo_math import gae_advantages, kl_penalised_rewards
-from course_utils.value_head import VALUE_HEAD_FILE, CausalLMWithValueHead
+from course_utils.ppo.length_sampler import LengthSampler
+from course_utils.ppo.losses import gae_advantages, kl_penalised_rewards
+from course_utils.ppo.trainer import PPOConfig, PPOTrainer, pack_batch
+from course_utils.ppo.value_head import VALUE_HEAD_FILE, CausalLMWithValueHead
+from course_utils.sources import asset_path
 
 SOURCE = str(asset_path("models", "gpt2-tiny"))
 PROMPTS = ["How do I make a cup of tea?", "Give me some tips to bake bread.", "How do I boil an egg?", "Hi"]

@@ -1,4 +1,4 @@
-from course_utils.tables import text_table
+from course_utils.instructor.tables import text_table
 
 
 def test_text_table_pads_columns_and_rules_the_header():

@@ -2,8 +2,8 @@
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_utils.grading.sandbox import Limits, namespaces_available, run_sandboxed
-from course_utils.grading.worker import TRUNCATED, cap_outputs
+from course_utils.instructor.grading.sandbox import Limits, namespaces_available, run_sandboxed
+from course_utils.instructor.grading.worker import TRUNCATED, cap_outputs
 
 LIMITS = Limits(wall_seconds=60, cell_seconds=4, memory_mb=3072, output_bytes=2000)
 

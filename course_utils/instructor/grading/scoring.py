@@ -7,11 +7,12 @@ error does. Reasons name the error, never the hidden test's code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from nbformat import NotebookNode
 
-from .repair import Repair, grading_info, is_test
+from .cells import RunStatus, grading_info, is_test
+from .repair import Repair
 
 PASSED, PARTIAL, FAILED, NOT_RUN = "passed", "partial", "failed", "not run"
 
@@ -29,15 +30,15 @@ class QuestionResult:
     reason: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class GradedLab:
     """One student's lab, graded: each question's result, what was repaired, how the run ended."""
 
     student: str
     lab: str
-    results: list[QuestionResult] = field(default_factory=list)
-    repairs: list[Repair] = field(default_factory=list)
-    status: str = "ok"  # how the sandboxed run ended ("ok", "kernel died", "timeout", ...)
+    results: list[QuestionResult]
+    repairs: list[Repair]
+    status: RunStatus  # how the sandboxed run ended
     detail: str = ""  # why it ended early, when it did
     seconds: float = 0.0  # how long it ran
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from .cells import RunStatus
 from .repair import Repair
 from .scoring import GradedLab, QuestionResult
 
@@ -32,6 +33,7 @@ def read_results(folder: Path) -> list[GradedLab]:
         record = json.loads(path.read_text(encoding="utf-8"))
         record["results"] = [QuestionResult(**result) for result in record["results"]]
         record["repairs"] = [Repair(**change) for change in record["repairs"]]
+        record["status"] = RunStatus(record["status"])
         labs.append(GradedLab(**record))
     return labs
 

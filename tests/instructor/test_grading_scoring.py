@@ -1,6 +1,6 @@
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_utils.grading.scoring import QuestionResult, score
+from course_utils.instructor.grading.scoring import QuestionResult, score
 
 
 def graded_cell(grade_id: str, points: float, test: bool = True):

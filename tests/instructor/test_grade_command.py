@@ -2,13 +2,14 @@
 
 from pathlib import Path
 
-from course_utils.cli import main
-from course_utils.grading.grade import ClassGrades, format_summary
-from course_utils.grading.repair import Repair
-from course_utils.grading.scoring import GradedLab, QuestionResult
-from course_utils.grading.submissions import Collection
+from conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
+from course_utils.instructor.cli import main
+from course_utils.instructor.grading.cells import RunStatus
+from course_utils.instructor.grading.grade import ClassGrades, format_summary
+from course_utils.instructor.grading.repair import Repair
+from course_utils.instructor.grading.scoring import GradedLab, QuestionResult
+from course_utils.instructor.grading.submissions import Collection
 
 
 def test_summary_lists_every_lab_then_what_was_not_graded():
@@ -17,7 +18,7 @@ def test_summary_lists_every_lab_then_what_was_not_graded():
         "lab1",
         [QuestionResult("ann", "lab1", "q1", 1.0, 3.0, "failed", "x")],
         [Repair("q1", "restored a deleted test cell")],
-        "kernel died",
+        RunStatus.KERNEL_DIED,
         "the kernel died",
         12.4,
     )

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import nbformat
 
+from ..report import REPORT_DIR_VARIABLE
 from .grading.grade import GradeConfig, grade_class, read_lab
 from .grading.simulate import solved
 from .notebooks import execute_notebook
 from .release import RELEASE_DIR, SOURCE_DIR, available_labs
-from .report import REPORT_DIR_VARIABLE
 from .tables import text_table
 
 DEMO_STUDENT = "demo"

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from .cells import RunStatus
 from .worker import EXECUTED, STATUS, SUBMISSION
 
 # Runs inside the new namespaces as their root: make everything read-only but $1, hide the other arguments.
@@ -44,7 +45,7 @@ mount -t tmpfs -o size=256m tmpfs /dev/shm 2>/dev/null || true
 awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r point; do
     case "$point" in "$work"|/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro "$point" 2>/dev/null || true ;; esac
 done
-exec "$PYTHON" -m course_utils.grading.worker "$work" "$CELL_SECONDS" "$OUTPUT_BYTES"
+exec "$PYTHON" -m course_utils.instructor.grading.worker "$work" "$CELL_SECONDS" "$OUTPUT_BYTES"
 """
 
 
@@ -64,7 +65,7 @@ class Run:
     """A sandboxed execution: the notebook as far as it got, and how it ended."""
 
     notebook: nbformat.NotebookNode | None
-    status: str  # "ok", "cell timeout", "kernel died", "timeout" or "crashed"
+    status: RunStatus
     detail: str
     isolated: bool
     seconds: float  # wall time
@@ -103,7 +104,7 @@ def run_sandboxed(
         command = [
             sys.executable,
             "-m",
-            "course_utils.grading.worker",
+            "course_utils.instructor.grading.worker",
             str(work),
             str(limits.cell_seconds),
             str(limits.output_bytes),
@@ -129,11 +130,11 @@ def run_sandboxed(
         log, _ = process.communicate(timeout=limits.wall_seconds)
         status = json.loads((work / STATUS).read_text()) if (work / STATUS).exists() else None
         if status is None:
-            status = {"status": "crashed", "detail": log.decode(errors="replace")[-2000:]}
+            status = {"status": RunStatus.CRASHED, "detail": log.decode(errors="replace")[-2000:]}
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        status = {"status": "timeout", "detail": f"the notebook ran longer than {limits.wall_seconds:.0f} s"}
+        status = {"status": RunStatus.TIMEOUT, "detail": f"the notebook ran longer than {limits.wall_seconds:.0f} s"}
     executed = work / EXECUTED
     notebook_out = nbformat.read(executed, as_version=4) if executed.exists() else None
-    return Run(notebook_out, status["status"], status["detail"], isolated, time.perf_counter() - start)
+    return Run(notebook_out, RunStatus(status["status"]), status["detail"], isolated, time.perf_counter() - start)

@@ -2,7 +2,7 @@ import zipfile
 
 import pytest
 
-from course_utils.grading.submissions import DEFAULT_PATTERN, Submission, collect, compile_pattern
+from course_utils.instructor.grading.submissions import DEFAULT_PATTERN, Submission, collect, compile_pattern
 
 LABS = ["lab1_instruction_tuning", "lab2_reward_modeling"]
 

@@ -11,7 +11,7 @@ One PPO step, given a batch of queries, the policy's sampled responses and a rew
 5. **KL control**: the KL coefficient adapts towards a target KL (or stays fixed).
 
 The per-token rewards, the advantages and the policy loss are pluggable callables (defaulting to
-``course_utils.ppo_math``), so a learner's own functions can drive training. The model runs through
+``course_utils.ppo.losses``), so a learner's own functions can drive training. The model runs through
 ``accelerate``: the same code trains on a CPU, a GPU, or several GPUs under ``accelerate launch``.
 """
 
@@ -29,7 +29,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .kl_control import AdaptiveKLController, FixedKLController
 from .length_sampler import LengthSampler
-from .ppo_math import (
+from .losses import (
     KL_PENALTIES,
     clipped_policy_loss,
     clipped_value_loss,
@@ -145,6 +145,33 @@ def sample_responses(
     return responses
 
 
+@dataclass
+class Rollout:
+    """A batch after steps 1-3 of `PPOTrainer.step`: fixed while the policy is optimised on it.
+
+    Token tensors are (batch, length - 1), aligned on the predicted token; ``mask`` is 1 on response tokens.
+    """
+
+    input_ids: torch.Tensor  # (batch, length): query and response, right-padded
+    attention_mask: torch.Tensor  # (batch, length)
+    mask: torch.Tensor
+    scores: torch.Tensor  # (batch,): the reward model's score of each response
+    old_logprobs: torch.Tensor  # the policy's log-probs when the responses were sampled
+    values: torch.Tensor  # the value head's estimates then
+    kl: torch.Tensor  # the per-token KL penalty against the reference
+    kl_coef: float
+    advantages: torch.Tensor  # GAE, whitened
+    returns: torch.Tensor  # advantages + values, before whitening
+
+    def select(self, rows: torch.Tensor) -> Rollout:
+        """The mini-batch of these rows."""
+        picked = {
+            name: value[rows] if isinstance(value, torch.Tensor) and value.ndim else value
+            for name, value in vars(self).items()
+        }
+        return Rollout(**picked)
+
+
 class PPOTrainer:
     """Classic PPO on a causal LM with a value head, against a frozen reference model.
 
@@ -220,46 +247,55 @@ class PPOTrainer:
 
         # 1-3. Rollout statistics, per-token rewards and advantages: fixed for the whole optimisation.
         with torch.no_grad():
+            # (batch, length - 1, vocab) and (batch, length - 1): aligned on the predicted token
             logits, values = self._policy_forward(input_ids, attention_mask)
-            old_logprobs = logprobs_from_logits(logits, input_ids[:, 1:])
+            old_logprobs = logprobs_from_logits(logits, input_ids[:, 1:])  # (batch, length - 1)
             ref_logits = self._reference_logits(input_ids, attention_mask)
             ref_logprobs = logprobs_from_logits(ref_logits, input_ids[:, 1:])
-            kl = kl_penalty(old_logprobs, ref_logprobs, config.kl_penalty, logits, ref_logits)
+            kl = kl_penalty(old_logprobs, ref_logprobs, config.kl_penalty, logits, ref_logits)  # per token
             del logits, ref_logits
             kl_coef = self.kl_ctl.value
             rewards = self.rewards_fn(scores, kl, mask, kl_coef)
             advantages, returns = self.advantages_fn(rewards, values, mask, config.gamma, config.lam)
             advantages = masked_whiten(advantages, mask)
+        rollout = Rollout(
+            input_ids, attention_mask, mask, scores, old_logprobs, values, kl, kl_coef, advantages, returns
+        )
 
-        # 4. Optimisation over shuffled mini-batches.
+        # 4. Optimisation: ppo_epochs passes over shuffled mini-batches.
+        train_stats = self._optimise(rollout)
+
+        # 5. KL control, on the KL of the rollout (summed over each response, averaged over the batch).
+        mean_kl = self._mean((kl * mask).sum(1))
+        self.kl_ctl.update(mean_kl, config.batch_size * self.accelerator.num_processes)
+
+        stats = {**self._rollout_stats(rollout, queries, responses, mean_kl), **train_stats}
+        stats["time/ppo/total"] = time.perf_counter() - started
+        return stats
+
+    def _optimise(self, rollout: Rollout) -> dict[str, float]:
+        """``ppo_epochs`` passes over the rollout in shuffled mini-batches; each statistic averaged over them."""
+        config = self.config
         train_stats: dict[str, list[float]] = defaultdict(list)
         for _ in range(config.ppo_epochs):
             order = torch.randperm(config.batch_size, generator=self.generator)
             for start in range(0, config.batch_size, config.mini_batch_size):
-                rows = order[start : start + config.mini_batch_size].to(device)
-                stats = self._train_minibatch(
-                    input_ids[rows],
-                    attention_mask[rows],
-                    mask[rows],
-                    old_logprobs[rows],
-                    values[rows],
-                    advantages[rows],
-                    returns[rows],
-                )
-                for key, value in stats.items():
+                rows = order[start : start + config.mini_batch_size].to(rollout.input_ids.device)
+                for key, value in self._train_minibatch(rollout.select(rows)).items():
                     train_stats[key].append(value)
+        return {key: sum(values) / len(values) for key, values in train_stats.items()}
 
-        # 5. KL control, on the KL of the rollout (summed over each response, averaged over the batch).
-        kl_per_sequence = (kl * mask).sum(1)
-        mean_kl = self._mean(kl_per_sequence)
-        self.kl_ctl.update(mean_kl, config.batch_size * self.accelerator.num_processes)
-
-        non_score_rewards = -kl_coef * kl * mask
-        stats = {
+    def _rollout_stats(
+        self, rollout: Rollout, queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], mean_kl: float
+    ) -> dict[str, float]:
+        """The classic statistics of a step's rollout, under the names TRL's users know."""
+        mask, scores, returns, values = rollout.mask, rollout.scores, rollout.returns, rollout.values
+        return {
             "objective/kl": mean_kl,
-            "objective/kl_coef": kl_coef,
-            "objective/entropy": self._mean((-old_logprobs * mask).sum(1)),
-            "ppo/mean_non_score_reward": masked_mean(non_score_rewards, mask).item(),  # per token, as TRL logged it
+            "objective/kl_coef": rollout.kl_coef,
+            "objective/entropy": self._mean((-rollout.old_logprobs * mask).sum(1)),
+            # per token, as TRL logged it
+            "ppo/mean_non_score_reward": masked_mean(-rollout.kl_coef * rollout.kl * mask, mask).item(),
             "ppo/mean_scores": self._mean(scores),
             "ppo/returns/mean": masked_mean(returns, mask).item(),
             "ppo/returns/var": masked_var(returns, mask).item(),
@@ -270,27 +306,16 @@ class PPOTrainer:
             "tokens/queries_len_mean": float(sum(len(q) for q in queries) / len(queries)),
             "tokens/responses_len_mean": float(sum(len(r) for r in responses) / len(responses)),
         }
-        stats.update({key: sum(values) / len(values) for key, values in train_stats.items()})
-        stats["time/ppo/total"] = time.perf_counter() - started
-        return stats
 
-    def _train_minibatch(
-        self,
-        input_ids: torch.Tensor,
-        attention_mask: torch.Tensor,
-        mask: torch.Tensor,
-        old_logprobs: torch.Tensor,
-        old_values: torch.Tensor,
-        advantages: torch.Tensor,
-        returns: torch.Tensor,
-    ) -> dict[str, float]:
-        config = self.config
-        logits, values = self._policy_forward(input_ids, attention_mask)
-        logprobs = logprobs_from_logits(logits, input_ids[:, 1:])
-        policy_loss = self.policy_loss_fn(logprobs, old_logprobs, advantages, mask, config.cliprange)
-        value_loss, value_clipfrac = clipped_value_loss(values, old_values, returns, mask, config.cliprange_value)
+    def _train_minibatch(self, part: Rollout) -> dict[str, float]:
+        """One optimiser update on a mini-batch of the rollout: the clipped policy loss plus the clipped value loss."""
+        config, mask, returns = self.config, part.mask, part.returns
+        logits, values = self._policy_forward(part.input_ids, part.attention_mask)
+        logprobs = logprobs_from_logits(logits, part.input_ids[:, 1:])
+        policy_loss = self.policy_loss_fn(logprobs, part.old_logprobs, part.advantages, mask, config.cliprange)
+        value_loss, value_clipfrac = clipped_value_loss(values, part.values, returns, mask, config.cliprange_value)
         loss = policy_loss + config.vf_coef * value_loss
-        moved = policy_stats(logprobs.detach(), old_logprobs, advantages, mask, config.cliprange)
+        moved = policy_stats(logprobs.detach(), part.old_logprobs, part.advantages, mask, config.cliprange)
         # Every process must make the same choice, or the others would wait forever for its gradients.
         skipped = self.accelerator.reduce(moved["ratio"], reduction="mean").item() > config.ratio_threshold
         if not skipped:  # a mini-batch whose ratio exploded would wreck the policy: leave it out

@@ -3,12 +3,12 @@
 import sqlite3
 from pathlib import Path
 
+from conftest import ROOT
 from nbgrader.api import Gradebook
 
-from course_utils.grading.gradebook import gradebook_url, record_scores, register_labs
-from course_utils.grading.scoring import QuestionResult
+from course_utils.instructor.grading.gradebook import gradebook_url, record_scores, register_labs
+from course_utils.instructor.grading.scoring import QuestionResult
 
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab2_reward_modeling"
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
+from .cells import RunStatus, clear_outputs
 from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
 from .feedback import feedback_notebook, write_html
 from .gradebook import GRADEBOOK, record_scores, register_labs
@@ -35,8 +36,6 @@ from .repair import repair
 from .sandbox import Limits, Run, namespaces_available, run_sandboxed
 from .scoring import GradedLab, score
 from .submissions import DEFAULT_PATTERN, Collection, Submission, collect
-
-CRASHED = "crashed"  # the grader itself could not run the notebook: not the student's doing
 
 
 @dataclass(frozen=True)
@@ -61,7 +60,7 @@ class ClassGrades:
     @property
     def broken(self) -> list[GradedLab]:
         """Submissions the grader could not run (grading broke, not the student)."""
-        return [lab for lab in self.graded if lab.status == CRASHED]
+        return [lab for lab in self.graded if lab.status == RunStatus.CRASHED]
 
 
 def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = True) -> ClassGrades:
@@ -88,7 +87,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
             save(course_dir, graded[-1], nbformat.v4.new_notebook(), releases[submission.lab])
             continue
         repaired, repairs = repair(submitted, releases[submission.lab], sources[submission.lab])
-        clear_outputs(repaired)  # outputs a student saved are no evidence of anything
+        clear_outputs(*repaired.cells)  # outputs a student saved are no evidence of anything
         runnable.append((submission, repaired, repairs))
 
     # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
@@ -101,8 +100,9 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         progress=progress,
     )
     for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
-        lab = GradedLab(submission.student, submission.lab, [], repairs, run.status, run.detail, run.seconds)
-        lab.results = score(repaired, run.notebook, lab.student, lab.lab, run.detail if run.status != "ok" else "")
+        run_note = run.detail if run.status != RunStatus.OK else ""
+        results = score(repaired, run.notebook, submission.student, submission.lab, run_note)
+        lab = GradedLab(submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds)
         save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
         graded.append(lab)
 
@@ -118,18 +118,11 @@ def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
     return nbformat.read(root / folder / lab / f"{lab}.ipynb", as_version=4)
 
 
-def clear_outputs(notebook: NotebookNode) -> None:
-    """Remove every code cell's outputs and execution count, in place."""
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.outputs, cell.execution_count = [], None
-
-
 def unreadable(submission: Submission, source: NotebookNode, error: Exception) -> GradedLab:
     """Zero on every question of a file that could not be read as a notebook."""
     reason = f"the file is not a readable notebook ({type(error).__name__})"
     results = score(source, None, submission.student, submission.lab, reason)
-    return GradedLab(submission.student, submission.lab, results, [], "unreadable", reason)
+    return GradedLab(submission.student, submission.lab, results, [], RunStatus.UNREADABLE, reason)
 
 
 def run_in_parallel(
@@ -162,7 +155,7 @@ def run_in_parallel(
         try:
             return run_sandboxed(jobs[index][1], folders[index], hidden, limits, env)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
-            return Run(None, CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
+            return Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
             shutil.rmtree(folders[index], ignore_errors=True)
 
@@ -198,7 +191,9 @@ def save(course_dir: Path, lab: GradedLab, executed: NotebookNode, release: Note
     graded_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(executed, graded_dir / f"{lab.lab}.ipynb")
     write_results(lab, graded_dir)
-    feedback = feedback_notebook(executed, release, lab.results, lab.repairs, lab.detail if lab.status != "ok" else "")
+    feedback = feedback_notebook(
+        executed, release, lab.results, lab.repairs, lab.detail if lab.status != RunStatus.OK else ""
+    )
     write_html(feedback, course_dir / "feedback" / lab.student / lab.lab / f"{lab.lab}.html")
 
 

@@ -1,26 +1,18 @@
 """Simulated submissions are what they claim to be: solved notebooks that parse, files shaped like Colab's."""
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import LABS, read_release, read_solution
 
-from course_utils.grading import simulate
-from course_utils.grading.grade import read_lab
-from course_utils.grading.repair import grading_info, is_answer
-from course_utils.release import available_labs
-
-ROOT = Path(__file__).resolve().parents[1]
+from course_utils.instructor.grading import simulate
+from course_utils.instructor.grading.cells import grading_info, is_answer
 
 
-def read(folder: str, lab: str) -> nbformat.NotebookNode:
-    return read_lab(ROOT, folder, lab)
-
-
-@pytest.mark.parametrize("lab", available_labs(ROOT))
+@pytest.mark.parametrize("lab", LABS)
 def test_solved_answers_are_the_solutions_code_and_parse(lab):
-    notebook = simulate.solved(read("labs", lab), read("solutions", lab))
+    notebook = simulate.solved(read_release(lab), read_solution(lab))
     answers = [cell for cell in notebook.cells if is_answer(cell) and cell.cell_type == "code"]
     assert answers
     for cell in answers:
@@ -30,7 +22,7 @@ def test_solved_answers_are_the_solutions_code_and_parse(lab):
 
 
 def test_colab_files_have_format_4_0_no_cell_ids_and_colab_metadata():
-    notebook = read("labs", "lab2_reward_modeling")
+    notebook = read_release("lab2_reward_modeling")
     saved = json.loads(simulate.as_colab_saves_it(notebook))
     assert (saved["nbformat"], saved["nbformat_minor"]) == (4, 0) and "colab" in saved["metadata"]
     assert all("id" not in cell and "id" in cell["metadata"] for cell in saved["cells"])
@@ -39,7 +31,7 @@ def test_colab_files_have_format_4_0_no_cell_ids_and_colab_metadata():
 
 
 def test_edits_leave_the_original_alone():
-    notebook = read("labs", "lab2_reward_modeling")
+    notebook = read_release("lab2_reward_modeling")
     before = nbformat.writes(notebook)
     changed = simulate.with_grading(simulate.without_cell(notebook, "test_score"), "test_trainer", points=9)
     assert nbformat.writes(notebook) == before

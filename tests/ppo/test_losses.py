@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from course_utils.kl_control import AdaptiveKLController, FixedKLController
-from course_utils.length_sampler import LengthSampler
-from course_utils.ppo_math import (
+from course_utils.ppo.kl_control import AdaptiveKLController, FixedKLController
+from course_utils.ppo.length_sampler import LengthSampler
+from course_utils.ppo.losses import (
     clipped_policy_loss,
     clipped_value_loss,
     entropy_from_logits,

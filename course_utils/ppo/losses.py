@@ -129,12 +129,19 @@ def clipped_policy_loss(
 def policy_stats(
     logprobs: torch.Tensor, old_logprobs: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor, cliprange: float
 ) -> dict[str, torch.Tensor]:
-    """How far an update moved the policy: the fraction of tokens whose loss was clipped, and approx-KL."""
-    ratio = torch.exp(logprobs - old_logprobs)
+    """How far an update moved the policy: the fraction of tokens whose loss was clipped, approx-KL, the mean ratio.
+
+    approx-KL is the "k2" estimator of KL(pi_old || pi) from samples of pi_old: with log r = logp - old_logp,
+    k2 = (log r)^2 / 2, low-variance and biased, but close to the true KL while the policies are close
+    (J. Schulman, "Approximating KL Divergence", 2020, http://joschu.net/blog/kl-approx.html). It is what classic
+    TRL logged as ``ppo/policy/approxkl``; CleanRL's ppo.py logs k3 = (r - 1) - log r, unbiased, beside it.
+    """
+    log_ratio = logprobs - old_logprobs
+    ratio = torch.exp(log_ratio)
     clipped = -advantages * torch.clamp(ratio, 1.0 - cliprange, 1.0 + cliprange)
     return {
         "clipfrac": masked_mean((clipped > -advantages * ratio).float(), mask),
-        "approxkl": 0.5 * masked_mean((logprobs - old_logprobs).square(), mask),
+        "approxkl": masked_mean(0.5 * log_ratio.square(), mask),  # k2
         "ratio": masked_mean(ratio, mask),
     }
 

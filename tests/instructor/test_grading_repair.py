@@ -1,30 +1,26 @@
 """Repairing submitted notebooks before grading: every way a notebook's grading cells get lost or altered."""
 
 import copy
-from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import read_release, read_solution
 
-from course_utils.grading import simulate
-from course_utils.grading.repair import Repair, grading_info, repair
+from course_utils.instructor.grading import simulate
+from course_utils.instructor.grading.cells import grading_info
+from course_utils.instructor.grading.repair import Repair, repair
 
-ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab2_reward_modeling"
-
-
-def read(folder: str) -> nbformat.NotebookNode:
-    return nbformat.read(ROOT / folder / LAB / f"{LAB}.ipynb", as_version=4)
 
 
 @pytest.fixture(scope="module")
 def release():
-    return read("labs")
+    return read_release(LAB)
 
 
 @pytest.fixture(scope="module")
 def source():
-    return read("solutions")
+    return read_solution(LAB)
 
 
 @pytest.fixture

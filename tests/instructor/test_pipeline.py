@@ -13,22 +13,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import LABS, ROOT, release_path, solution_path
 
-from course_utils.notebooks import execute_notebook, stderr_outputs
-from course_utils.release import available_labs, release
-
-ROOT = Path(__file__).resolve().parents[1]
-LABS = available_labs(ROOT)
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
-
-
-def solution_path(lab: str) -> Path:
-    return ROOT / "solutions" / lab / f"{lab}.ipynb"
-
-
-def release_path(lab: str) -> Path:
-    return ROOT / "labs" / lab / f"{lab}.ipynb"
+from course_utils.instructor.grading.cells import HIDDEN_BLOCK, SOLUTION_BLOCK, is_answer, is_test
+from course_utils.instructor.notebooks import execute_notebook, stderr_outputs
+from course_utils.instructor.release import release
 
 
 def test_there_is_a_lab_and_each_has_a_release() -> None:
@@ -76,7 +65,7 @@ def test_release_leaks_no_solution_and_no_hidden_test(lab: str) -> None:
 @pytest.mark.parametrize("lab", LABS)
 def test_every_answer_cell_of_the_release_is_a_stub(lab: str) -> None:
     notebook = nbformat.read(release_path(lab), as_version=4)
-    answers = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
+    answers = [cell for cell in notebook.cells if is_answer(cell)]
     assert answers, "no answer cells"
     for cell in answers:
         assert "raise NotImplementedError()" in cell.source, f"answer cell {cell.metadata.nbgrader.grade_id}"
@@ -101,7 +90,7 @@ def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbform
 @pytest.mark.parametrize("lab", LABS)
 def test_solution_runs_cleanly_in_the_tiny_profile(lab: str, executed: dict) -> None:
     notebook, record = executed[lab]
-    graded = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade")]
+    graded = [cell for cell in notebook.cells if is_test(cell)]
     assert stderr_outputs(nbformat.from_dict({"cells": graded})) == {}, "a test cell wrote to stderr"
     assert record["after"] > record["before"], record
 

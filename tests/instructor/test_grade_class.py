@@ -14,20 +14,19 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import LABS, ROOT, read_release, read_solution
 from nbgrader.api import Gradebook
 from nbgrader.utils import determine_grade
 
-from course_utils.grading import simulate
-from course_utils.grading.feedback import hidden_lines
-from course_utils.grading.grade import GradeConfig, grade_class, read_lab
-from course_utils.grading.gradebook import gradebook_url
-from course_utils.grading.repair import Repair, grading_info, is_test
-from course_utils.grading.sandbox import Limits
-from course_utils.grading.worker import TRUNCATED
-from course_utils.release import available_labs
+from course_utils.instructor.grading import simulate
+from course_utils.instructor.grading.cells import grading_info, is_test
+from course_utils.instructor.grading.feedback import hidden_lines
+from course_utils.instructor.grading.grade import GradeConfig, grade_class
+from course_utils.instructor.grading.gradebook import gradebook_url
+from course_utils.instructor.grading.repair import Repair
+from course_utils.instructor.grading.sandbox import Limits
+from course_utils.instructor.grading.worker import TRUNCATED
 
-ROOT = Path(__file__).resolve().parents[1]
-LABS = available_labs(ROOT)
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
 MAX = 11.0
 # Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
@@ -126,13 +125,9 @@ attempt("network", lambda: socket.create_connection(("1.1.1.1", 80), timeout=3))
 """
 
 
-def read(folder: str, lab: str) -> nbformat.NotebookNode:
-    return read_lab(ROOT, folder, lab)
-
-
 def build_class(inbox: Path, course_dir: Path) -> None:
     """Write every student's notebook into ``inbox``, named as an LMS would (the hostile one targets ``course_dir``)."""
-    release, source = read("labs", LAB), read("solutions", LAB)
+    release, source = read_release(LAB), read_solution(LAB)
     good = simulate.solved(release, source)
     wrong_format = simulate.with_source(good, "format_conversation", WRONG_FORMAT)
     wrong_accuracy = simulate.with_source(good, "pairwise_accuracy", WRONG_ACCURACY)
@@ -156,8 +151,8 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(good))
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     for lab in LABS:  # every lab, solved and untouched
-        nbformat.write(simulate.solved(read("labs", lab), read("solutions", lab)), inbox / f"solver_{lab}.ipynb")
-        nbformat.write(read("labs", lab), inbox / f"idle_{lab}.ipynb")
+        nbformat.write(simulate.solved(read_release(lab), read_solution(lab)), inbox / f"solver_{lab}.ipynb")
+        nbformat.write(read_release(lab), inbox / f"idle_{lab}.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +245,7 @@ def test_what_was_repaired_is_recorded_per_student(graded):
     assert repairs["points"] == [Repair("test_score", "restored points (100 -> 1)")]
     assert repairs["ungraded"] == [Repair("test_trainer", "restored graded flag (False -> True)")]
     assert repairs["deleted"] == [Repair("test_pairwise_accuracy", "restored a deleted test cell")]
-    graded_cells = [grading_info(cell)["grade_id"] for cell in read("labs", LAB).cells if grading_info(cell)]
+    graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
     assert repairs["stripped"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
 
 
@@ -322,7 +317,7 @@ def test_exports_have_a_row_per_question_and_per_lab(graded):
 
 def test_feedback_shows_no_hidden_test(graded):
     grades, course_dir = graded
-    hidden = [line for cell in read("solutions", LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
+    hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
     assert hidden, "lab 2 should have hidden tests"
     for student in ("wrong", "deleted", "idle"):
         page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()

@@ -4,9 +4,9 @@ import re
 
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from course_utils.grading.feedback import HIDDEN_LINE, feedback_notebook, redact_traceback, write_html
-from course_utils.grading.repair import Repair
-from course_utils.grading.scoring import QuestionResult
+from course_utils.instructor.grading.feedback import HIDDEN_LINE, feedback_notebook, redact_traceback, write_html
+from course_utils.instructor.grading.repair import Repair
+from course_utils.instructor.grading.scoring import QuestionResult
 
 VISIBLE = 'assert add(1, 1) == 2, "add(1, 1) should be 2"\n'
 HIDDEN = "### BEGIN HIDDEN TESTS\nassert add(-12345, 3) == -12342\n### END HIDDEN TESTS\n"

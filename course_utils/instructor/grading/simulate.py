@@ -9,14 +9,11 @@ from __future__ import annotations
 
 import copy
 import json
-import re
 
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell
 
-from .repair import grading_info
-
-SOLUTION_BLOCK = re.compile(r"[ \t]*### BEGIN SOLUTION\n(.*?)[ \t]*### END SOLUTION\n?", re.S)
+from .cells import SOLUTION_BLOCK, grading_info
 
 
 def solved(release: NotebookNode, source: NotebookNode) -> NotebookNode:

@@ -1,4 +1,7 @@
-"""Execute one submission inside its sandbox (see ``sandbox.py``): ``python -m course_utils.grading.worker DIR``.
+"""Execute one submission inside its sandbox (see ``sandbox.py``).
+
+    python -m course_utils.instructor.grading.worker DIR CELL_SECONDS OUTPUT_BYTES
+
 
 Reads ``DIR/submission.ipynb`` and writes ``DIR/executed.ipynb`` after every cell, so that whatever happens next
 (a timeout, a kernel that dies, a memory limit) the cells run so far are kept. Writes ``DIR/status.json`` at the end.
@@ -14,6 +17,7 @@ import nbformat
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..notebooks import execute_notebook
+from .cells import RunStatus
 
 SUBMISSION, EXECUTED, STATUS = "submission.ipynb", "executed.ipynb", "status.json"
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
@@ -47,13 +51,13 @@ def main(folder: str, cell_seconds: str, output_bytes: str) -> None:
         cap_outputs(notebook, limit)
         nbformat.write(notebook, executed)
 
-    status = {"status": "ok", "detail": ""}
+    status = {"status": RunStatus.OK, "detail": ""}
     try:
         execute_notebook(work / SUBMISSION, executed, timeout=int(cell_seconds), allow_errors=True, after_cell=save)
     except DeadKernelError:
-        status = {"status": "kernel died", "detail": "the kernel died (os._exit, a crash or the memory limit)"}
+        status = {"status": RunStatus.KERNEL_DIED, "detail": "the kernel died (os._exit, a crash or the memory limit)"}
     except CellTimeoutError:
-        status = {"status": "cell timeout", "detail": f"a cell ran longer than {cell_seconds} s"}
+        status = {"status": RunStatus.CELL_TIMEOUT, "detail": f"a cell ran longer than {cell_seconds} s"}
     if executed.exists():
         save(nbformat.read(executed, as_version=4))
     (work / STATUS).write_text(json.dumps(status))

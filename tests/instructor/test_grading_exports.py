@@ -2,9 +2,10 @@
 
 import csv
 
-from course_utils.grading.exports import read_results, write_exports, write_results
-from course_utils.grading.repair import Repair
-from course_utils.grading.scoring import GradedLab, QuestionResult
+from course_utils.instructor.grading.cells import RunStatus
+from course_utils.instructor.grading.exports import read_results, write_exports, write_results
+from course_utils.instructor.grading.repair import Repair
+from course_utils.instructor.grading.scoring import GradedLab, QuestionResult
 
 ANN = GradedLab(
     "ann",
@@ -14,9 +15,15 @@ ANN = GradedLab(
         QuestionResult("ann", "lab1", "q2", 0.0, 3.0, "failed", "AssertionError: no, because, commas"),
     ],
     [Repair("q2", "restored points (20 -> 3)")],
+    RunStatus.OK,
 )
 BOB = GradedLab(
-    "bob", "lab1", [QuestionResult("bob", "lab1", "q1", 0.0, 2.0, "not run", "kernel died")], [], "kernel died", "x"
+    "bob",
+    "lab1",
+    [QuestionResult("bob", "lab1", "q1", 0.0, 2.0, "not run", "kernel died")],
+    [],
+    RunStatus.KERNEL_DIED,
+    "x",
 )
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from .repair import Repair, grading_info, is_test
+from .cells import HIDDEN_BLOCK, grading_info, is_test
+from .repair import Repair
 from .scoring import PASSED, QuestionResult
 
-HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS\n?", re.S)
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 HIDDEN_LINE = "    [a line of a hidden test]"
 

@@ -1,0 +1,63 @@
+"""The vocabulary every step of grading shares, in one place (as nbgrader keeps its cell predicates in one module).
+
+- which cells are graded: `grading_info`, `is_test`, `is_answer`, `cell_key`;
+- the markers of the instructor's source: `SOLUTION_BLOCK` (the answer, replaced by a stub in the release) and
+  `HIDDEN_BLOCK` (tests that only the grader runs);
+- `clear_outputs`, for notebooks whose saved outputs are no evidence;
+- `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from nbformat import NotebookNode
+
+
+def marked_block(name: str) -> re.Pattern[str]:
+    """``### BEGIN <name>`` ... ``### END <name>`` lines (indented or not); group 1 is what lies between them."""
+    return re.compile(rf"[ \t]*### BEGIN {name}\n(.*?)[ \t]*### END {name}\n?", re.S)
+
+
+SOLUTION_BLOCK = marked_block("SOLUTION")
+HIDDEN_BLOCK = marked_block("HIDDEN TESTS")
+
+
+def grading_info(cell: NotebookNode) -> dict:
+    """The cell's nbgrader metadata ({} when it has none)."""
+    return dict(cell.get("metadata", {}).get("nbgrader", {}))
+
+
+def is_test(cell: NotebookNode) -> bool:
+    """An autograded test: graded, and not an answer."""
+    info = grading_info(cell)
+    return bool(info.get("grade")) and not info.get("solution")
+
+
+def is_answer(cell: NotebookNode) -> bool:
+    """A cell the student writes."""
+    return bool(grading_info(cell).get("solution"))
+
+
+def cell_key(cell: NotebookNode) -> str:
+    """How a repair or a result names a cell: its nbgrader id, else its cell id."""
+    return grading_info(cell).get("grade_id") or cell.get("id", "")
+
+
+def clear_outputs(*cells: NotebookNode) -> None:
+    """Remove the outputs and execution count of each code cell, in place (``clear_outputs(*notebook.cells)``)."""
+    for cell in cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+
+
+class RunStatus(StrEnum):
+    """How a submission's run ended. A string, so it reads and exports as its value (``"kernel died"``)."""
+
+    OK = "ok"  # every cell ran (some may have failed: that is scoring's business)
+    CELL_TIMEOUT = "cell timeout"  # a cell ran past its time limit and was interrupted
+    KERNEL_DIED = "kernel died"  # os._exit, a crash or the memory limit
+    TIMEOUT = "timeout"  # the whole notebook ran past its wall time and was killed
+    CRASHED = "crashed"  # the grader itself could not run the notebook: not the student's doing
+    UNREADABLE = "unreadable"  # the file is not a notebook

@@ -1,0 +1,27 @@
+"""Our PPO engine for causal language models: what TRL 1.x no longer has (its PPO trainer, value-head model and
+``LengthSampler`` are gone), small and tested, usable outside the labs.
+
+- `trainer`: `PPOConfig` (the classic defaults) and `PPOTrainer` (``generate``, then ``step(queries, responses,
+  scores)``), with `sample_responses` for sampling from any policy;
+- `losses`: the math of one step as small functions (KL penalties, GAE, whitening, the clipped losses);
+- `value_head`: `CausalLMWithValueHead`, a language model with a scalar value per token;
+- `kl_control`: the fixed and adaptive KL coefficient controllers;
+- `length_sampler`: `LengthSampler`, the query and response lengths of the classic recipe.
+
+    from course_utils.ppo import LengthSampler, PPOConfig, PPOTrainer
+"""
+
+from .kl_control import AdaptiveKLController, FixedKLController
+from .length_sampler import LengthSampler
+from .trainer import PPOConfig, PPOTrainer, sample_responses
+from .value_head import CausalLMWithValueHead
+
+__all__ = [
+    "AdaptiveKLController",
+    "CausalLMWithValueHead",
+    "FixedKLController",
+    "LengthSampler",
+    "PPOConfig",
+    "PPOTrainer",
+    "sample_responses",
+]

@@ -1,0 +1,64 @@
+"""What a learner's base install (``pip install align-course``, no extras: what Colab gets) can do.
+
+    python scripts/check_base_install.py      # run by scripts/check_lowest.sh before the instructor extra is added
+
+Imports every module of `course_utils` outside `instructor/`, checks that no notebook or Jupyter tooling is
+installed (so nothing could have leaned on it), then runs Lab 1's first code cells (after the Colab-only install
+cell, up to the first exercise) in the tiny profile.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import os
+import pkgutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+INSTRUCTOR_ONLY = ("nbgrader", "nbclient", "nbformat", "jupyter_server", "jupyterlab", "notebook")
+
+
+def learner_modules() -> list[str]:
+    """Every module of the installed package, `instructor/` excepted."""
+    import course_utils
+
+    names = [module.name for module in pkgutil.walk_packages(course_utils.__path__, "course_utils.")]
+    return ["course_utils"] + [name for name in names if not name.startswith("course_utils.instructor")]
+
+
+def first_cells(lab: str) -> list[str]:
+    """The code cells of ``lab`` after its install cell and before its first exercise."""
+    notebook = json.loads((ROOT / "labs" / lab / f"{lab}.ipynb").read_text())
+    cells = []
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            break
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "code" and "google.colab" not in source:
+            cells.append(source)
+    return cells
+
+
+def main() -> int:
+    present = [name for name in INSTRUCTOR_ONLY if importlib.util.find_spec(name) is not None]
+    if present:
+        print(f"FAILED: the base install brought instructor tooling: {', '.join(present)}")
+        return 1
+    modules = learner_modules()
+    for name in modules:
+        importlib.import_module(name)
+    print(f"Imported the {len(modules)} learner-facing modules: {', '.join(modules)}")
+    os.environ.setdefault("COURSE_PROFILE", "tiny")
+    namespace: dict = {}
+    cells = first_cells("lab1_instruction_tuning")
+    for source in cells:
+        exec(compile(source, "lab1_instruction_tuning", "exec"), namespace)  # noqa: S102 -- our own lab
+    print(f"Ran Lab 1's first {len(cells)} code cells: {len(namespace['data']['train'])} training rows loaded.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
