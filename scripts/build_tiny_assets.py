@@ -183,6 +183,14 @@ def save_model(name: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizer
     model.save_pretrained(target)
     tokenizer.model_max_length = CONTEXT_LENGTH
     tokenizer.save_pretrained(target)
+    # transformers stamps its own version into the configs: without it, a rebuild is byte for byte the same files
+    # whichever transformers wrote them.
+    for config in ("config.json", "generation_config.json"):
+        path = target / config
+        if path.exists():
+            values = json.loads(path.read_text())
+            values.pop("transformers_version", None)
+            path.write_text(json.dumps(values, indent=2, sort_keys=True) + "\n")
 
 
 def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str], steps: int = 600) -> None:

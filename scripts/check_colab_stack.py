@@ -41,6 +41,12 @@ def printed(notebook: nbformat.NotebookNode, index: int) -> str:
     return "".join(output.get("text", "") for output in outputs if output.get("name") == "stdout")
 
 
+def installer_said(notebook: nbformat.NotebookNode) -> str:
+    """What the install cell (the second cell) printed, less pip's warnings about this machine's package index."""
+    lines = printed(notebook, 1).splitlines()
+    return "\n".join(line for line in lines if "WARNING: Location" not in line).strip()
+
+
 def reported(notebook: nbformat.NotebookNode) -> str:
     """The lab's headline result, as `course_utils.report.report_result` printed it."""
     lines = [line for i in range(len(notebook.cells)) for line in printed(notebook, i).splitlines()]
@@ -57,8 +63,8 @@ def main(venv: Path) -> int:
 
     # 1. A runtime that imported datasets (Colab preinstalls 4.0) before the install cell upgraded it.
     start = time.perf_counter()
-    stale = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import datasets"), install_cell])
-    said = printed(run(stale, scratch / "restart", ipython_dir), 1).strip()
+    stale = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import datasets"), install_cell])  # cells 0, 1
+    said = installer_said(run(stale, scratch / "restart", ipython_dir))
     print(f"[install cell after `import datasets`, {time.perf_counter() - start:.0f} s] {said or '(nothing)'}")
     if "restart the runtime" not in said or "datasets" not in said:
         print("FAILED: the install cell did not ask for a restart after replacing an imported datasets.")
@@ -72,7 +78,7 @@ def main(venv: Path) -> int:
     learner = run(answered, scratch / "learner", ipython_dir)
     print(
         f"[learner's path through labs/{LABS[0]}, {time.perf_counter() - start:.0f} s] install cell said: "
-        f"{printed(learner, 1).strip() or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}; "
+        f"{installer_said(learner) or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}; "
         f"{reported(learner)}"
     )
 
