@@ -92,7 +92,7 @@ def detect_profile() -> tuple[ProfileName, str]:
     if not torch.cuda.is_available():
         return "tiny", (
             "no GPU here, so small packaged models and sample data train on the CPU. "
-            f"For the full profile (the real models and datasets), use a GPU: {FULL_PROFILE_ON_COLAB}"
+            f"For the full profile (the real models and datasets), use a GPU ({FULL_PROFILE_ON_COLAB})"
         )
     if mirror := os.environ.get("COURSE_HUB_MIRROR"):
         return "full", f"a GPU, and the Hub's models and datasets from the mirror in {mirror}"
