@@ -26,6 +26,8 @@ import nbformat
 from nbformat import NotebookNode
 from tqdm.auto import tqdm
 
+import course_utils
+
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
 from .cells import RunStatus, clear_outputs
@@ -147,7 +149,8 @@ def run_in_parallel(
         "MKL_NUM_THREADS": threads,
     }
     # What the kernel runs on stays visible: the environment, the Python it was made from, and course_utils.
-    runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, Path(__file__).parents[1])]
+    package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
+    runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, package)]
 
     def run(index: int) -> Run:
         needed = [*runtime, folders[index]]
