@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import LABS, ROOT, release_path, solution_path
+from conftest import LABS, ROOT, read_solution, release_path, solution_path
 
 from course_utils.instructor.grading.cells import HIDDEN_BLOCK, SOLUTION_BLOCK, is_answer, is_test
 from course_utils.instructor.notebooks import execute_notebook, stderr_outputs
@@ -71,15 +71,31 @@ def test_every_answer_cell_of_the_release_is_a_stub(lab: str) -> None:
         assert "raise NotImplementedError()" in cell.source, f"answer cell {cell.metadata.nbgrader.grade_id}"
 
 
+# Learners re-run cells: this lab's training cell runs twice in a row in the fixture below.
+TRAINED_TWICE = "lab4_dpo"
+
+
+def training_cell(notebook: nbformat.NotebookNode) -> int:
+    return next(i for i, cell in enumerate(notebook.cells) if "train(trainer)" in cell.source)
+
+
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
-    """Every lab's solution executed once in the tiny profile, with the result it reported (two labs at a time)."""
+    """Every lab's solution executed once in the tiny profile, with the result it reported (two labs at a time).
+
+    In `TRAINED_TWICE` the training cell is run a second time right after the first, as a learner would.
+    """
 
     def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
         folder = tmp_path_factory.mktemp(lab)
+        notebook = read_solution(lab)
+        if lab == TRAINED_TWICE:
+            index = training_cell(notebook)
+            notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(notebook.cells[index].source))
+        nbformat.write(notebook, folder / "source.ipynb")
         # One torch thread per kernel: two kernels with a thread per core each would fight over the cores.
         env = {"COURSE_PROFILE": "tiny", "COURSE_REPORT_DIR": str(folder), "OMP_NUM_THREADS": "1"}
-        execute_notebook(solution_path(lab), folder / f"{lab}.ipynb", env=env)  # raises on a failing cell
+        execute_notebook(folder / "source.ipynb", folder / f"{lab}.ipynb", env=env)  # raises on a failing cell
         record = json.loads((folder / f"{lab}.json").read_text())
         return nbformat.read(folder / f"{lab}.ipynb", as_version=4), record
 
@@ -129,18 +145,12 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
     assert record["margin_after"] > record["margin_before"] and record["margins_rising"] == 1.0, record
 
 
-def test_running_a_training_cell_twice_trains_the_untuned_model_again(tmp_path: Path) -> None:
-    """Learners re-run cells: Lab 4's training cell, run twice, measures and trains the same untuned policy."""
-    notebook = nbformat.read(solution_path("lab4_dpo"), as_version=4)
-    index = next(i for i, cell in enumerate(notebook.cells) if "train(trainer)" in cell.source)
-    again = nbformat.v4.new_code_cell(notebook.cells[index].source)
-    notebook.cells.insert(index + 1, again)
-    source = tmp_path / "twice.ipynb"
-    nbformat.write(notebook, source)
-    execute_notebook(source, source, env={"COURSE_PROFILE": "grade", "OMP_NUM_THREADS": "1"})
-    executed = nbformat.read(source, as_version=4)
+def test_running_a_training_cell_twice_trains_the_untuned_model_again(executed: dict) -> None:
+    """The second run of Lab 4's training cell measures and trains the same untuned policy as the first."""
+    notebook, _ = executed[TRAINED_TWICE]
+    index = training_cell(notebook)
     first, second = (
-        "".join(output.get("text", "") for output in executed.cells[i].outputs if output.get("name") == "stdout")
+        "".join(output.get("text", "") for output in notebook.cells[i].outputs if output.get("name") == "stdout")
         for i in (index, index + 1)
     )
     assert "back to their untuned values" not in first
