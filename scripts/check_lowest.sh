@@ -23,11 +23,12 @@ if [[ $step == all || $step == install ]]; then
     "$PYTHON" scripts/lowest_versions.py > build/lowest-constraints.txt
     rm -rf "$VENV" build/lib build/bdist.*  # setuptools stages the package in build/lib and never prunes it
     "$PYTHON" -m venv "$VENV"
-    "$VENV/bin/python" -m pip install --quiet "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
-    "$VENV/bin/python" -m pip install --quiet -c build/lowest-constraints.txt . 2> >(grep -v "^WARNING: Location" >&2)
+    "$VENV/bin/python" -m pip install --quiet uv "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
+    # uv caches a local project's wheel by its pyproject.toml: --refresh-package builds this checkout afresh.
+    uv=("$VENV/bin/uv" pip install --python "$VENV/bin/python" --quiet --refresh-package align-course)
+    "${uv[@]}" -c build/lowest-constraints.txt .
     "$VENV/bin/python" scripts/check_base_install.py
-    "$VENV/bin/python" -m pip install --quiet -c build/lowest-constraints.txt ".[instructor]" \
-        2> >(grep -v "^WARNING: Location" >&2)
+    "${uv[@]}" -c build/lowest-constraints.txt ".[instructor]"
 fi
 if [[ $step == all || $step == run ]]; then
     echo "Lowest versions installed:"
