@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run every lab in the tiny profile, grade the results, print a table")
     demo.add_argument("--build", type=Path, default=None, help="output folder (default: <root>/build)")
     demo.add_argument("--jobs", type=int, default=1, help="labs run at once (each gets its share of the cores)")
+    demo.add_argument("--grade", nargs="+", default=[], metavar="LAB", help="grade only these labs (default: all)")
 
     grade = commands.add_parser(
         "grade",
@@ -56,11 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import format_table, run_demo
 
         build = (args.build or root / "build").resolve()
-        runs = run_demo(root, build, args.jobs)
+        runs = run_demo(root, build, args.jobs, args.grade)
         print()
         print(format_table(runs))
         print(f"\nGraded with `course grade`: gradebook, feedback pages and CSV exports in {build / 'grading'}")
-        return 0 if all(run.score == run.max_score for run in runs) else 1
+        return 0 if all(run.score == run.max_score for run in runs if run.score is not None) else 1
     return grade(args, root)
 
 

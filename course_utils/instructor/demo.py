@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,8 +29,8 @@ class LabRun:
     lab: str
     seconds: float
     result: str
-    score: float
-    max_score: float
+    score: float | None  # None when the lab was run but not graded
+    max_score: float | None
 
 
 def run_lab(root: Path, lab: str, build_dir: Path, threads: int | None = None) -> tuple[Path, float, str]:
@@ -56,8 +57,8 @@ def run_lab(root: Path, lab: str, build_dir: Path, threads: int | None = None) -
     return handed_in, seconds, result
 
 
-def run_demo(root: Path, build_dir: Path, jobs: int = 1) -> list[LabRun]:
-    """Run every lab (``jobs`` at a time), then grade the executed notebooks with `course grade`.
+def run_demo(root: Path, build_dir: Path, jobs: int = 1, graded: Sequence[str] = ()) -> list[LabRun]:
+    """Run every lab (``jobs`` at a time), then grade the executed notebooks (``graded`` only, if given).
 
     Everything stays under ``build_dir``.
     """
@@ -78,12 +79,15 @@ def run_demo(root: Path, build_dir: Path, jobs: int = 1) -> list[LabRun]:
     print("Grading the executed notebooks with `course grade` ...", flush=True)
     grading_dir = build_dir / "grading"
     shutil.rmtree(grading_dir, ignore_errors=True)
-    grades = grade_class(root, inbox, GradeConfig(grading_dir, labs=tuple(labs)))
+    grades = grade_class(root, inbox, GradeConfig(grading_dir, labs=tuple(graded or labs)))
     scores = {lab.lab: (lab.points, lab.max_points) for lab in grades.graded}
-    return [LabRun(lab, *timings[lab], *scores[lab]) for lab in labs]
+    return [LabRun(lab, *timings[lab], *scores.get(lab, (None, None))) for lab in labs]
 
 
 def format_table(runs: list[LabRun]) -> str:
     """The demo's summary as a plain-text table."""
-    rows = [[r.lab, f"{r.seconds:.1f} s", r.result, f"{r.score:g} / {r.max_score:g}"] for r in runs]
+    rows = [
+        [r.lab, f"{r.seconds:.1f} s", r.result, "not graded" if r.score is None else f"{r.score:g} / {r.max_score:g}"]
+        for r in runs
+    ]
     return text_table(["lab", "wall time", "learning metric before -> after", "score / max"], rows)
