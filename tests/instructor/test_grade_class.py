@@ -1,7 +1,10 @@
 """`course grade` end to end: one class of real lab notebooks, good and bad, graded once in parallel sandboxes.
 
-Every student below is one way a submission can go wrong (or right). Each test pins the exact score and the recorded
-reason, and checks that nobody else's grade moved and that the gradebook is intact.
+Every student below is one way a submission can go wrong (or right), by accident or on purpose: the tampering found on
+the real labs is here (an exception handler, a replaced ``showtraceback``, a process rewriting the grader's files,
+wrappers around the PPO references, code that prints the hidden tests); the other vectors are in
+``test_grading_tampering.py``. Each test pins the exact score and the recorded reason, and checks that nobody else's
+grade moved and that the gradebook is intact.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import csv
 import html
 import re
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -95,6 +100,21 @@ HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) fo
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
+HANDLED = "tampering: IPython's exception handling was replaced (set_custom_exc)"
+REPLACED = "tampering: get_ipython().showtraceback was replaced"
+FORGING = "tampering: a background process is running: " + " ".join(
+    f"{sys.executable} -c {simulate.FORGE} {simulate.REWRITER_MARKER}".split()
+)
+# Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
+LAB3 = "lab3_ppo_sentiment"
+WRAPPERS = {
+    "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
+    "def kl_penalised_rewards(*args):\n    return losses.kl_penalised_rewards(*args)\n",
+    "gae_advantages": "import importlib\n\n\ndef gae_advantages(*args):\n"
+    '    return getattr(importlib.import_module("course_utils.ppo.losses"), "gae_advantages")(*args)\n',
+    "clipped_policy_loss": "from course_utils.ppo.losses import clipped_policy_loss as reference\n\n\n"
+    "def clipped_policy_loss(*args):\n    return reference(*args)\n",
+}
 
 
 def hostile_code(course_dir: Path) -> str:
@@ -122,6 +142,8 @@ attempt("solutions", lambda: open({str(ROOT / "solutions" / LAB / f"{LAB}.ipynb"
 attempt("write outside", lambda: open({str(course_dir / "planted.txt")!r}, "w").write("pwned"))
 attempt("write the gradebook", lambda: open({str(course_dir / "gradebook.db")!r}, "ab").write(b"pwned"))
 attempt("network", lambda: socket.create_connection(("1.1.1.1", 80), timeout=3))
+graded = {str(course_dir / "autograded" / "solver" / LAB / f"{LAB}.ipynb")!r}
+attempt("another's graded notebook", lambda: open(graded, "w").write("x"))
 """
 
 
@@ -143,13 +165,22 @@ def build_class(inbox: Path, course_dir: Path) -> None:
         "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
         "hoarding": simulate.with_source(good, "score", HOARDING_SCORE),
         "chatty": simulate.with_cell_after(good, "test_format_conversation", FLOOD),
-        "hostile": simulate.with_cell_after(good, "test_format_conversation", hostile_code(course_dir)),
+        # Reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
+        "hostile": simulate.with_cell_after(
+            good, "test_format_conversation", hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS
+        ),
+        # The release untouched, plus one line of tampering in its first answer cell.
+        **{student: simulate.with_first_answer(release, code) for student, code in simulate.TAMPERING.items()},
     }
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
     (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(good))
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
+    wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
+    for name, wrapper in WRAPPERS.items():
+        wrapped = simulate.with_source(wrapped, name, wrapper)
+    nbformat.write(wrapped, inbox / f"wrappers_{LAB3}.ipynb")
     for lab in LABS:  # every lab, solved and untouched
         nbformat.write(simulate.solved(read_release(lab), read_solution(lab)), inbox / f"solver_{lab}.ipynb")
         nbformat.write(read_release(lab), inbox / f"idle_{lab}.ipynb")
@@ -185,6 +216,10 @@ EXPECTED = {
     "hoarding": (10.0, "ok", {"test_score": ("failed", "MemoryError")}),
     "chatty": (MAX, "ok", {}),
     "hostile": (MAX, "ok", {}),
+    # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
+    "handler": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", HANDLED))),
+    "traceback": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", REPLACED))),
+    "rewriter": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", FORGING))),
 }
 
 
@@ -262,16 +297,50 @@ def outputs_of(notebook: nbformat.NotebookNode, needle: str) -> str:
 def test_hostile_code_reached_nothing(graded):
     _, course_dir = graded
     printed = outputs_of(autograded(course_dir, "hostile"), "def attempt")
-    assert printed.splitlines() == [
-        "other sandboxes: nothing",
-        "other submission: FileNotFoundError",
-        "gradebook: FileNotFoundError",
-        "solutions: FileNotFoundError",
-        "write outside: OSError",
-        "write the gradebook: OSError",
-        "network: OSError",
-    ]
+    assert (
+        printed.splitlines()[:10]
+        == [
+            "other sandboxes: nothing",
+            "other submission: FileNotFoundError",
+            "gradebook: FileNotFoundError",
+            "solutions: FileNotFoundError",
+            "write outside: OSError",
+            "write the gradebook: OSError",
+            "network: OSError",
+            "another's graded notebook: FileNotFoundError",
+            "notebook files: nothing",
+        ][:10]
+    )
     assert not (course_dir / "planted.txt").exists()
+    hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
+    assert [line for line in hidden if line in printed] == []  # the kernel no longer held the hidden tests
+
+
+def test_tampering_in_one_line_scores_zero_and_is_flagged(graded):
+    grades, course_dir = graded
+    flagged = {student for (student, lab), graded_lab in grades.items() if graded_lab.flags}
+    assert flagged == {"handler", "traceback", "rewriter"}
+    with (course_dir / "exports" / "grades.csv").open() as handle:
+        rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == LAB}
+    assert rows["handler"] == HANDLED.removeprefix("tampering: ") and rows["solver"] == ""
+
+
+def test_no_process_outlives_its_run(graded):
+    assert subprocess.run(["pgrep", "-f", simulate.REWRITER_MARKER], capture_output=True).stdout == b""
+
+
+def test_wrappers_around_the_references_earn_nothing_for_those_exercises(graded):
+    grades, _ = graded
+    lab = grades[("wrappers", LAB3)]
+    calls = "calls the package's course_utils.ppo.losses"
+    assert {r.question: r.reason for r in lab.results if r.points < r.max_points} == {
+        "test_kl_penalised_rewards": f"delegation: kl_penalised_rewards {calls}.kl_penalised_rewards",
+        # getattr on an imported module, by name: no trace in the code, but the reference raises while tests run
+        "test_gae_advantages": "delegation: course_utils.ppo.losses.gae_advantages is the package's own solution to"
+        " an exercise; write yours yourself",
+        "test_clipped_policy_loss": f"delegation: clipped_policy_loss {calls}.clipped_policy_loss",
+    }
+    assert (lab.points, lab.max_points) == (5.0, 12.0)  # what its own work earns: two exercises and the training
 
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
@@ -319,7 +388,7 @@ def test_feedback_shows_no_hidden_test(graded):
     grades, course_dir = graded
     hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
     assert hidden, "lab 2 should have hidden tests"
-    for student in ("wrong", "deleted", "idle"):
+    for student in ("wrong", "deleted", "idle", "hostile"):
         page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()
         text = html.unescape(re.sub(r"<[^>]+>", "", page))
         assert [line for line in hidden if line in text] == [], student

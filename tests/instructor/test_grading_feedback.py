@@ -56,3 +56,18 @@ def test_the_html_page_has_the_score_and_no_hidden_test(tmp_path):
     text = re.sub(r"<[^>]+>", "", (tmp_path / "page.html").read_text())
     assert "Score: 0 / 2" in text and "The run stopped early: the kernel died." in text
     assert "12345" not in text and "<script>" not in (tmp_path / "page.html").read_text()
+
+
+def test_hidden_tests_a_student_printed_are_scrubbed_from_every_output():
+    """Code that reads the hidden tests back from the kernel's memory and prints them shows only placeholders."""
+    release, executed = notebooks()
+    leak = new_code_cell("print(linecache.cache)")
+    leak.outputs = [
+        new_output("stream", name="stdout", text="cached:\nassert add(-12345, 3) == -12342\nend\n"),
+        new_output("execute_result", data={"text/plain": "'assert add(-12345, 3) == -12342'"}, execution_count=3),
+    ]
+    executed.cells.append(leak)
+    feedback = feedback_notebook(executed, release, [RESULT], [])
+    printed, value = feedback.cells[-1].outputs
+    assert printed.text == f"cached:\n{HIDDEN_LINE}\nend\n"
+    assert value.data["text/plain"] == HIDDEN_LINE

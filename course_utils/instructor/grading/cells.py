@@ -1,15 +1,19 @@
 """The vocabulary every step of grading shares, in one place (as nbgrader keeps its cell predicates in one module).
 
-- which cells are graded: `grading_info`, `is_test`, `is_answer`, `cell_key`;
+- which cells are graded: `grading_info`, `is_test`, `is_answer`, `cell_key`; which functions of the package are a
+  lab's reference implementations: `references`;
 - the markers of the instructor's source: `SOLUTION_BLOCK` (the answer, replaced by a stub in the release) and
   `HIDDEN_BLOCK` (tests that only the grader runs);
 - `clear_outputs`, for notebooks whose saved outputs are no evidence;
-- `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports.
+- `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports;
+- `CellRecord`, what the worker saw of one cell (its execute reply, what the integrity checks found).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from nbformat import NotebookNode
@@ -45,6 +49,15 @@ def cell_key(cell: NotebookNode) -> str:
     return grading_info(cell).get("grade_id") or cell.get("id", "")
 
 
+def references(notebook: NotebookNode) -> list[str]:
+    """The dotted names of the package functions that solve the lab's exercises, from the lab's notebook metadata.
+
+    ``{"course": {"references": ["course_utils.ppo.losses.gae_advantages", ...]}}``: while test cells run, these raise
+    (a submission that delegates to them earns nothing for that exercise).
+    """
+    return list(notebook.metadata.get("course", {}).get("references", []))
+
+
 def clear_outputs(*cells: NotebookNode) -> None:
     """Remove the outputs and execution count of each code cell, in place (``clear_outputs(*notebook.cells)``)."""
     for cell in cells:
@@ -61,3 +74,18 @@ class RunStatus(StrEnum):
     TIMEOUT = "timeout"  # the whole notebook ran past its wall time and was killed
     CRASHED = "crashed"  # the grader itself could not run the notebook: not the student's doing
     UNREADABLE = "unreadable"  # the file is not a notebook
+
+
+@dataclass
+class CellRecord:
+    """What the worker saw of one cell: the kernel's execute reply, and what the integrity checks found around it."""
+
+    reply: str | None = None  # the reply's status: "ok", "error", "aborted"; None when the cell got no reply
+    error: str = ""  # the reply's "ename: evalue", when it has one
+    tampering: list[str] = field(default_factory=list)  # the interpreter or a library was not the stock one
+    delegation: list[str] = field(default_factory=list)  # the work was the package's reference, not the student's
+
+    def add(self, tampering: Iterable[str] = (), delegation: Iterable[str] = ()) -> None:
+        """Add findings (each once)."""
+        self.tampering += [finding for finding in dict.fromkeys(tampering) if finding not in self.tampering]
+        self.delegation += [finding for finding in dict.fromkeys(delegation) if finding not in self.delegation]

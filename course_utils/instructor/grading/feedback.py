@@ -1,8 +1,10 @@
 """The feedback a student gets for one lab: their executed notebook, scored, without a trace of the hidden tests.
 
 nbgrader's feedback shows the hidden tests unless they are cleared, and even then a failing hidden assertion is
-printed in the traceback. Here every test cell shows the source the student was given, every traceback loses the
-lines of hidden test code, and a verdict follows each test cell under a summary of the score and of the repairs.
+printed in the traceback. Here every test cell shows the source the student was given, and every output of every
+cell (tracebacks, and what the student's own code printed) loses the lines of hidden test code: the kernel never sees
+the notebook file, but it does run the hidden tests, and code that reads them back from its own memory could print
+them. A verdict follows each test cell, under a summary of the score and of the repairs.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from .scoring import PASSED, QuestionResult
 
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 HIDDEN_LINE = "    [a line of a hidden test]"
+TELLING = 10  # characters: a shorter hidden line (a lone bracket, "else:") gives nothing away, and is left in outputs
 
 
 def hidden_lines(source: str) -> list[str]:
@@ -28,13 +31,27 @@ def hidden_lines(source: str) -> list[str]:
     return [line.strip() for block in HIDDEN_BLOCK.findall(source) for line in block.splitlines() if line.strip()]
 
 
+def redact(text: str, hidden: list[str]) -> str:
+    """``text`` without colour codes, with every line that shows hidden test code replaced by a placeholder."""
+    lines = ANSI_CODE.sub("", text).split("\n")
+    return "\n".join(HIDDEN_LINE if any(code in line for code in hidden) else line for line in lines)
+
+
 def redact_traceback(traceback: list[str], hidden: list[str]) -> list[str]:
-    """The traceback with every line that shows hidden test code replaced by a placeholder."""
-    redacted = []
-    for entry in traceback:
-        lines = ANSI_CODE.sub("", entry).splitlines()
-        redacted.append("\n".join(HIDDEN_LINE if any(code in line for code in hidden) else line for line in lines))
-    return redacted
+    """A traceback, each of its entries redacted."""
+    return [redact(entry, hidden) for entry in traceback]
+
+
+def scrub(output: NotebookNode, hidden: list[str]) -> None:
+    """Redact one output in place: its traceback, its printed text, its text data."""
+    if output.get("output_type") == "error":
+        output["traceback"] = redact_traceback(output.get("traceback", []), hidden)
+        output["evalue"] = redact(output.get("evalue", ""), hidden)
+    if isinstance(output.get("text"), str):
+        output["text"] = redact(output["text"], hidden)
+    for kind, data in output.get("data", {}).items():
+        if kind.startswith("text/") and isinstance(data, str):
+            output["data"][kind] = redact(data, hidden)
 
 
 def feedback_notebook(
@@ -46,18 +63,18 @@ def feedback_notebook(
 ) -> NotebookNode:
     """The executed notebook as the student may see it: a summary first, then every cell with test verdicts."""
     released_tests = {grading_info(cell)["grade_id"]: cell.source for cell in release.cells if is_test(cell)}
+    hidden = [line for cell in executed.cells if is_test(cell) for line in hidden_lines(cell.source)]
+    hidden = [line for line in hidden if len(line) >= TELLING]
     verdicts = {result.question: result for result in results}
     cells = [nbformat.v4.new_markdown_cell(summary(results, repairs, run_note))]
     for cell in copy.deepcopy(executed.cells):
         cells.append(cell)
+        for output in cell.get("outputs", []):
+            scrub(output, hidden)
         if not is_test(cell):
             continue
         question = grading_info(cell)["grade_id"]
-        hidden = hidden_lines(cell.source)
         cell.source = released_tests.get(question, HIDDEN_BLOCK.sub("", cell.source))
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "error":
-                output["traceback"] = redact_traceback(output.get("traceback", []), hidden)
         if question in verdicts:
             cells.append(nbformat.v4.new_markdown_cell(verdict(verdicts[question])))
     return nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(executed.metadata))

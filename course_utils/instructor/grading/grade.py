@@ -30,7 +30,7 @@ import course_utils
 
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
-from .cells import RunStatus, clear_outputs
+from .cells import RunStatus, clear_outputs, references
 from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
 from .feedback import feedback_notebook, write_html
 from .gradebook import GRADEBOOK, record_scores, register_labs
@@ -95,7 +95,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
     private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
     runs = run_in_parallel(
-        [(f"{s.student}--{s.lab}", notebook) for s, notebook, _ in runnable],
+        [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
         private=private,
         workers=config.workers,
         limits=config.limits,
@@ -103,8 +103,11 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     )
     for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
         run_note = run.detail if run.status != RunStatus.OK else ""
-        results = score(repaired, run.notebook, submission.student, submission.lab, run_note)
-        lab = GradedLab(submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds)
+        results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
+        flags = sorted({finding for record in run.cells.values() for finding in record.tampering})
+        lab = GradedLab(
+            submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
+        )
         save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
         graded.append(lab)
 
@@ -123,19 +126,20 @@ def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
 def unreadable(submission: Submission, source: NotebookNode, error: Exception) -> GradedLab:
     """Zero on every question of a file that could not be read as a notebook."""
     reason = f"the file is not a readable notebook ({type(error).__name__})"
-    results = score(source, None, submission.student, submission.lab, reason)
+    results = score(source, None, {}, submission.student, submission.lab, reason)
     return GradedLab(submission.student, submission.lab, results, [], RunStatus.UNREADABLE, reason)
 
 
 def run_in_parallel(
-    jobs: list[tuple[str, NotebookNode]], private: list[Path], workers: int, limits: Limits, progress: bool
+    jobs: list[tuple[NotebookNode, list[str]]], private: list[Path], workers: int, limits: Limits, progress: bool
 ) -> list[Run]:
-    """Run each named notebook in its own sandbox, ``workers`` at a time; the runs in the order of ``jobs``.
+    """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
 
     Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
+    Returns the runs in the order of ``jobs``.
     """
     work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
-    folders = [work_root / name for name, _ in jobs]
+    folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
     for folder in folders:
         folder.mkdir()  # all of them now, so that each sandbox can hide the others
     # Torch's threads would fight over the cores: share them out between the workers.
@@ -156,7 +160,8 @@ def run_in_parallel(
         needed = [*runtime, folders[index]]
         hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
         try:
-            return run_sandboxed(jobs[index][1], folders[index], hidden, limits, env)
+            notebook, lab_references = jobs[index]
+            return run_sandboxed(notebook, folders[index], hidden, limits, env, references=lab_references)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             return Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
@@ -171,7 +176,6 @@ def run_in_parallel(
             futures = {pool.submit(run, index): index for index in range(len(jobs))}
             for future in as_completed(futures):
                 runs[futures[future]] = future.result()
-                bar.set_postfix_str(jobs[futures[future]][0], refresh=False)
                 bar.update()
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
@@ -210,10 +214,14 @@ def format_summary(grades: ClassGrades, course_dir: Path) -> str:
             lab.status,
             f"{lab.seconds:.0f} s",
             str(len(lab.repairs)),
+            "TAMPERING" if lab.flags else "",
         ]
         for lab in grades.graded
     ]
-    lines = [text_table(["student", "lab", "score", "run", "time", "repairs"], rows), ""]
+    lines = [text_table(["student", "lab", "score", "run", "time", "repairs", "flag"], rows), ""]
+    for lab in grades.graded:
+        if lab.flags:
+            lines.append(f"Tampering in {lab.student}'s {lab.lab} (scored 0 where found): {'; '.join(lab.flags)}")
     collection = grades.collection
     if collection.unknown:
         lines.append(f"Not graded, the file name does not match the pattern: {', '.join(collection.unknown)}")

@@ -1,17 +1,20 @@
 """Score an executed submission, question by question, with the reason for every lost point.
 
-A test cell earns its points when it ran and raised nothing (or, as in nbgrader, the number it evaluates to when that
-is less: partial credit). Unlike nbgrader, text on stderr (a library warning, a progress bar) costs nothing: only an
-error does. Reasons name the error, never the hidden test's code.
+A test cell earns its points when the kernel's execute reply says it ran without error, no error was printed, and
+the grader's integrity checks around it found nothing (or, as in nbgrader, the number the cell evaluates to when that
+is less: partial credit). What the checks find scores the cell 0 with the reason ``tampering: ...`` (the interpreter
+or a library was not the stock one) or ``delegation: ...`` (the function tested was the package's reference, not the
+student's). Unlike nbgrader, text on stderr (a library warning, a progress bar) costs nothing: only an error does.
+Reasons name the error, never the hidden test's code.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from nbformat import NotebookNode
 
-from .cells import RunStatus, grading_info, is_test
+from .cells import CellRecord, RunStatus, grading_info, is_test
 from .repair import Repair
 
 PASSED, PARTIAL, FAILED, NOT_RUN = "passed", "partial", "failed", "not run"
@@ -41,6 +44,7 @@ class GradedLab:
     status: RunStatus  # how the sandboxed run ended
     detail: str = ""  # why it ended early, when it did
     seconds: float = 0.0  # how long it ran
+    flags: list[str] = field(default_factory=list)  # the tampering found, for the instructor to look at
 
     @property
     def points(self) -> float:
@@ -52,37 +56,55 @@ class GradedLab:
 
 
 def score(
-    graded: NotebookNode, executed: NotebookNode | None, student: str, lab: str, run_note: str = ""
+    graded: NotebookNode,
+    executed: NotebookNode | None,
+    cells: dict[int, CellRecord],
+    student: str,
+    lab: str,
+    run_note: str = "",
 ) -> list[QuestionResult]:
-    """Every test cell of ``graded`` (the repaired notebook) scored from ``executed`` (its run, possibly partial).
+    """Every test cell of ``graded`` (the repaired notebook) scored from its run: ``executed`` (the notebook with its
+    outputs, possibly partial) and ``cells`` (what the worker recorded of each cell, by index).
 
     ``run_note`` says why a run stopped early (a dead kernel, the wall time); it becomes the reason of the cells
     that never ran.
     """
-    ran = {grading_info(cell).get("grade_id"): cell for cell in (executed.cells if executed else [])}
     results = []
-    for cell in graded.cells:
+    for index, cell in enumerate(graded.cells):
         if not is_test(cell):
             continue
         info = grading_info(cell)
-        question, max_points = info["grade_id"], float(info.get("points", 0))
-        outcome = ran.get(question)
-        if outcome is None or outcome.get("execution_count") is None:
-            results.append(QuestionResult(student, lab, question, 0.0, max_points, NOT_RUN, run_note or "not executed"))
-            continue
+        question = {"student": student, "lab": lab, "question": info["grade_id"]}
+        max_points = float(info.get("points", 0))
+        record = cells.get(index, CellRecord())
+        outcome = executed.cells[index] if executed is not None and index < len(executed.cells) else cell
         errors = [output for output in outcome.get("outputs", []) if output.get("output_type") == "error"]
-        if errors:
-            name = errors[0].get("ename", "Error")
-            reason = f"{name}: {errors[0].get('evalue', '')}".strip().rstrip(":")
-            if name == "KeyboardInterrupt":  # the sandbox interrupts a cell that outlives its time limit
-                reason = "interrupted: the cell ran past its time limit"
-            results.append(QuestionResult(student, lab, question, 0.0, max_points, FAILED, reason[:300]))
+        if record.reply is None:
+            points, status, reason = 0.0, NOT_RUN, run_note or "not executed"
+        elif record.tampering:
+            points, status, reason = 0.0, FAILED, "tampering: " + "; ".join(record.tampering)
+        elif record.delegation:
+            points, status, reason = 0.0, FAILED, "delegation: " + "; ".join(record.delegation)
+        elif errors or record.reply != "ok":
+            points, status, reason = 0.0, FAILED, failure(errors[0] if errors else None, record)
         elif (credit := partial_credit(outcome, max_points)) is not None:
-            reason = f"partial credit: the test gave {credit:g} of {max_points:g}"
-            results.append(QuestionResult(student, lab, question, credit, max_points, PARTIAL, reason))
+            points, status, reason = credit, PARTIAL, f"partial credit: the test gave {credit:g} of {max_points:g}"
         else:
-            results.append(QuestionResult(student, lab, question, max_points, max_points, PASSED, ""))
+            points, status, reason = max_points, PASSED, ""
+        results.append(
+            QuestionResult(**question, points=points, max_points=max_points, status=status, reason=reason[:300])
+        )
     return results
+
+
+def failure(error: dict | None, record: CellRecord) -> str:
+    """Why a test cell failed: its printed error, else the execute reply's (a kernel that hid the error still says)."""
+    text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}" if error else record.error or "Error"
+    if text.startswith("KeyboardInterrupt"):  # the sandbox interrupts a cell that outlives its time limit
+        return "interrupted: the cell ran past its time limit"
+    if "delegation: " in text:  # a reference implementation raised: its message is the reason
+        return text[text.index("delegation: ") :]
+    return text.strip().rstrip(":")
 
 
 def partial_credit(cell: NotebookNode, max_points: float) -> float | None:

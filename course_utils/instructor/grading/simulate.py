@@ -90,3 +90,54 @@ def as_colab_saves_it(notebook: NotebookNode) -> str:
         "accelerator": "GPU",
     }
     return json.dumps({"nbformat": 4, "nbformat_minor": 0, "metadata": metadata, "cells": cells}, indent=2)
+
+
+# One line of tampering each, as a student who wants the points could share it (see the threat model in __init__).
+REWRITER_MARKER = "course-grader-rewriter"
+FORGE = "\n".join(  # what a grader might read back, written in the kernel's folder, forever, saying all went well
+    [
+        "import json, pathlib, time",
+        "while True:",
+        "    for name in ('executed.ipynb', 'status.json', 'record.json', '../record/record.json'):",
+        "        try:",
+        "            pathlib.Path(name).write_text(json.dumps({'status': 'ok', 'detail': '', 'cells': {}}))",
+        "        except OSError:",
+        "            pass",
+        "    time.sleep(0.05)",
+    ]
+)
+TAMPERING = {
+    "handler": "get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)\n",
+    "traceback": "get_ipython().showtraceback = lambda *args, **kwargs: None\n",
+    "rewriter": "import subprocess\nimport sys\n\n"
+    f"subprocess.Popen([sys.executable, '-c', {FORGE!r}, {REWRITER_MARKER!r}])\n",
+}
+PRINT_TESTS = """import glob
+import linecache
+import os
+
+for path in glob.glob("**/*.ipynb", recursive=True) + glob.glob("../**/*.ipynb", recursive=True):
+    print(path, open(path).read())
+cells = [entry[2] for name, entry in linecache.cache.items() if len(entry) > 2 and not os.path.exists(name)]
+print("".join(line for lines in cells for line in lines))
+print(In)
+"""
+
+
+def with_first_answer(notebook: NotebookNode, code: str) -> NotebookNode:
+    """``code`` run first thing in the notebook's first answer cell (e.g. a line of ``TAMPERING``)."""
+    first = next(cell for cell in notebook.cells if grading_info(cell).get("solution"))
+    return with_source(notebook, grading_info(first)["grade_id"], code + first.source)
+
+
+def wrapping(notebook: NotebookNode, references: list[str]) -> NotebookNode:
+    """Each answer cell that defines a function named like one of the package's ``references`` replaced by a
+    one-line wrapper around it: the work delegated, every visible check (even ``__module__``) still passing."""
+    changed = notebook
+    for dotted in references:
+        module, name = dotted.rsplit(".", 1)
+        for cell in notebook.cells:
+            if grading_info(cell).get("solution") and f"def {name}(" in cell.source:
+                wrapper = f"import {module}\n\n\ndef {name}(*args, **kwargs):\n    return {dotted}(*args, **kwargs)\n"
+                changed = with_source(changed, grading_info(cell)["grade_id"], wrapper)
+    return changed

@@ -1,26 +1,42 @@
-"""Execute one submission inside its sandbox (see ``sandbox.py``).
+"""Drive one submission's kernel from outside its sandbox, and record what happened where the kernel cannot reach.
 
-    python -m course_utils.instructor.grading.worker DIR CELL_SECONDS OUTPUT_BYTES
+    python -m course_utils.instructor.grading.worker RECORD_DIR
 
+``RECORD_DIR/job.json`` says how (see ``sandbox.py``). This process is not in the sandbox: the kernel runs there, in
+its own user, mount, PID and network namespaces, and talks to this process only through its sockets. What the
+grader reads back is written here, in a folder the kernel cannot see, after every cell (so that a timeout or a dead
+kernel keeps the cells run so far):
 
-Reads ``DIR/submission.ipynb`` and writes ``DIR/executed.ipynb`` after every cell, so that whatever happens next
-(a timeout, a kernel that dies, a memory limit) the cells run so far are kept. Writes ``DIR/status.json`` at the end.
+- ``executed.ipynb``, the notebook with the outputs the kernel sent (capped in size);
+- ``record.json``: how the run ended, and for each cell the kernel's execute reply (its status, not only the error
+  it chose to print) and what the integrity checks of ``probe.py`` found before and after each test cell.
 """
 
 from __future__ import annotations
 
+import ast
 import json
+import secrets
 import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
+from queue import Empty
+from typing import Any
 
 import nbformat
+from jupyter_core.utils import ensure_async
+from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from ..notebooks import execute_notebook
-from .cells import RunStatus
+from ..notebooks import KernelPlace, execute_notebook
+from . import probe
+from .cells import CellRecord, RunStatus, is_test
 
-SUBMISSION, EXECUTED, STATUS = "submission.ipynb", "executed.ipynb", "status.json"
+SUBMISSION, EXECUTED, RECORD, JOB = "submission.ipynb", "executed.ipynb", "record.json", "job.json"
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
+PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
+PROBE_SECONDS = 60  # the checks take milliseconds; a kernel that does not answer in a minute has been tampered with
 
 
 def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
@@ -41,26 +57,146 @@ def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
             cell["outputs"] = kept
 
 
-def main(folder: str, cell_seconds: str, output_bytes: str) -> None:
-    """Execute ``folder/submission.ipynb``, saving after each cell, and record how the run ended."""
-    work = Path(folder)
-    executed = work / EXECUTED
-    limit = int(output_bytes)
+class GradingClient(NotebookClient):
+    """nbclient's client, with the integrity checks around every test cell and each cell's execute reply kept.
 
-    def save(notebook: nbformat.NotebookNode) -> None:
-        cap_outputs(notebook, limit)
-        nbformat.write(notebook, executed)
+    Test cells run without ``store_history``, so that later cells cannot read them back from ``In`` or the history.
+    """
 
+    def __init__(
+        self,
+        notebook: nbformat.NotebookNode,
+        *,
+        references: list[str],
+        package: str,
+        records: dict[int, CellRecord],
+        **options: Any,
+    ):
+        super().__init__(notebook, **options)
+        self.references, self.package, self.records = references, package, records  # records: filled as cells run
+        self.baseline: dict[str, str] | None = None
+        self.on_cell_executed = self.keep_reply
+
+    def keep_reply(self, cell_index: int, execute_reply: dict | None, **_: Any) -> None:
+        content = (execute_reply or {}).get("content", {})
+        error = f"{content.get('ename', '')}: {content.get('evalue', '')}".strip(": ")
+        record = self.records.setdefault(cell_index, CellRecord())
+        record.reply, record.error = content.get("status", "no reply"), error
+
+    async def async_execute_cell(  # type: ignore[override]
+        self,
+        cell: nbformat.NotebookNode,
+        cell_index: int,
+        execution_count: int | None = None,
+        store_history: bool = True,
+    ) -> nbformat.NotebookNode:
+        if cell.cell_type != "code" or not cell.source.strip():
+            return cell
+        if self.baseline is None:  # before the first cell, while the kernel is stock
+            self.baseline = (await self.probe("baseline"))[1] or {}
+        if not is_test(cell):
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        record = self.records.setdefault(cell_index, CellRecord())
+        await self.check(record, "before", cell.source)
+        executed = await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
+        await self.check(record, "after", cell.source)
+        return executed
+
+    async def check(self, record: CellRecord, kind: str, source: str) -> None:
+        """Probe the kernel and add what it found, and how its machinery differs from the baseline, to ``record``."""
+        findings, snapshot = await self.probe(kind, source)
+        baseline = self.baseline or {}
+        if snapshot and baseline:  # an empty snapshot: the probe failed, which is a finding already
+            keys = sorted(baseline.keys() | snapshot.keys())
+            findings["tampering"] += [replaced(key) for key in keys if snapshot.get(key) != baseline.get(key)]
+        record.add(**findings)
+
+    async def probe(self, kind: str, source: str = "") -> tuple[dict[str, list[str]], dict[str, str]]:
+        """Send ``probe.py`` with a request, as a user expression; its findings and snapshot (both empty on failure)."""
+        nonce = secrets.token_hex(8)
+        request = {
+            "kind": kind,
+            "source": source,
+            "nonce": nonce,
+            "package": self.package,
+            "references": self.references,
+        }
+        expression = (
+            f"(lambda ns: (exec({PROBE_SOURCE!r}, ns), __import__('json').dumps(ns['main']("
+            f"{request!r}, globals().setdefault('__course_grader__', {{}}), globals())))[1])({{}})"
+        )
+        failed = {"tampering": [], "delegation": []}
+        message_id = self.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"probe": expression}, stop_on_error=False
+        )
+        try:
+            reply = await self.reply_to(message_id, PROBE_SECONDS)
+        except Empty:
+            return {**failed, "tampering": ["the kernel did not answer the grader's integrity check"]}, {}
+        answer = reply["content"].get("user_expressions", {}).get("probe", {})
+        try:
+            result = json.loads(ast.literal_eval(answer["data"]["text/plain"]))
+        except Exception:
+            problem = answer.get("ename") or reply["content"].get("ename") or "no answer"
+            return {**failed, "tampering": [f"the grader's integrity check failed ({problem})"]}, {}
+        if result.get("nonce") != nonce:
+            return {**failed, "tampering": ["the grader's integrity check was answered by something else"]}, {}
+        return {"tampering": result["tampering"], "delegation": result["delegation"]}, result["snapshot"]
+
+    async def reply_to(self, message_id: str, seconds: float) -> dict:
+        """The shell reply to ``message_id`` (others are dropped); raises ``queue.Empty`` after ``seconds``."""
+        deadline = time.monotonic() + seconds
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise Empty
+            message = await ensure_async(self.kc.shell_channel.get_msg(timeout=remaining))
+            if message["parent_header"].get("msg_id") == message_id:
+                return message
+
+
+def replaced(key: str) -> str:
+    """A finding about a piece of machinery that differs from the baseline."""
+    if key == "the exception handlers (set_custom_exc)":
+        return "IPython's exception handling was replaced (set_custom_exc)"
+    return f"{key} was replaced"
+
+
+def main(folder: str) -> None:
+    """Run the job described in ``folder/job.json``, saving the notebook and the record after each cell."""
+    record_dir = Path(folder)
+    job = json.loads((record_dir / JOB).read_text())
+    executed, limit = record_dir / EXECUTED, int(job["output_bytes"])
+    records: dict[int, CellRecord] = {}
     status = {"status": RunStatus.OK, "detail": ""}
+
+    def save(notebook: nbformat.NotebookNode | None = None) -> None:
+        if notebook is not None:
+            cap_outputs(notebook, limit)
+            nbformat.write(notebook, executed)
+        cells = {index: asdict(record) for index, record in records.items()}
+        (record_dir / RECORD).write_text(json.dumps({**status, "cells": cells}))
+
+    kernel_dir = Path(job["kernel_dir"])
     try:
-        execute_notebook(work / SUBMISSION, executed, timeout=int(cell_seconds), allow_errors=True, after_cell=save)
+        execute_notebook(
+            record_dir / SUBMISSION,
+            executed,
+            env=job["env"],
+            timeout=int(job["cell_seconds"]),
+            allow_errors=True,
+            after_cell=save,
+            kernel=KernelPlace(folder=kernel_dir, sockets=kernel_dir / ".ipc", prefix=tuple(job["prefix"])),
+            client_class=GradingClient,
+            references=job["references"],
+            package=job["package"],
+            records=records,
+        )
     except DeadKernelError:
         status = {"status": RunStatus.KERNEL_DIED, "detail": "the kernel died (os._exit, a crash or the memory limit)"}
     except CellTimeoutError:
-        status = {"status": RunStatus.CELL_TIMEOUT, "detail": f"a cell ran longer than {cell_seconds} s"}
-    if executed.exists():
-        save(nbformat.read(executed, as_version=4))
-    (work / STATUS).write_text(json.dumps(status))
+        status = {"status": RunStatus.CELL_TIMEOUT, "detail": f"a cell ran longer than {job['cell_seconds']} s"}
+    save(nbformat.read(executed, as_version=4) if executed.exists() else None)
 
 
 if __name__ == "__main__":
