@@ -13,6 +13,16 @@ try:
 except PackageNotFoundError:  # imported from a source tree that was not installed
     __version__ = "0+unknown"
 
-from .profiles import Profile, setup
-
 __all__ = ["Profile", "setup", "__version__"]
+
+
+def __getattr__(name: str) -> object:
+    """``course_utils.setup`` and ``course_utils.Profile``, imported on first use (PEP 562).
+
+    They bring in PyTorch; the instructor's tools (the grader starts a process per notebook) need neither.
+    """
+    if name in ("Profile", "setup"):
+        from . import profiles
+
+        return getattr(profiles, name)
+    raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

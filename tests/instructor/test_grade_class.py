@@ -94,26 +94,28 @@ def format_conversation(prompt: str, response: str) -> str:
         pass
     return f"Human: {prompt}\\n\\nAssistant: {response}"
 """
-LOOPING_ACCURACY = "def pairwise_accuracy(chosen_rewards, rejected_rewards):\n    while True:\n        pass\n"
+# Never returns, idly (a busy loop would burn a core for the whole cell limit; test_grading_sandbox has one).
+LOOPING_ACCURACY = (
+    "import time\n\n\ndef pairwise_accuracy(chosen_rewards, rejected_rewards):\n    while True:\n        time.sleep(1)\n"
+)
 CRASHING_ACCURACY = "import os\n\nos._exit(1)\n"
 HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
-HANDLED = "tampering: IPython's exception handling was replaced (set_custom_exc)"
+HANDLED = "tampering: get_ipython().CustomTB was replaced; IPython's exception handling was replaced (set_custom_exc)"
 REPLACED = "tampering: get_ipython().showtraceback was replaced"
-FORGING = "tampering: a background process is running: " + " ".join(
-    f"{sys.executable} -c {simulate.FORGE} {simulate.REWRITER_MARKER}".split()
-)
+FORGER = " ".join(f"{sys.executable} -c {simulate.FORGE}".split())  # its command line, as the probe reads it
+FORGING = f"tampering: a background process is running: {FORGER[:100]} ..."  # cut at 100 characters
 # Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
 LAB3 = "lab3_ppo_sentiment"
 WRAPPERS = {
     "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
-    "def kl_penalised_rewards(*args):\n    return losses.kl_penalised_rewards(*args)\n",
-    "gae_advantages": "import importlib\n\n\ndef gae_advantages(*args):\n"
-    '    return getattr(importlib.import_module("course_utils.ppo.losses"), "gae_advantages")(*args)\n',
+    "def kl_penalised_rewards(*args, **kwargs):\n    return losses.kl_penalised_rewards(*args, **kwargs)\n",
+    "gae_advantages": "import importlib\n\n\ndef gae_advantages(*args, **kwargs):\n"
+    '    return getattr(importlib.import_module("course_utils.ppo.losses"), "gae_advantages")(*args, **kwargs)\n',
     "clipped_policy_loss": "from course_utils.ppo.losses import clipped_policy_loss as reference\n\n\n"
-    "def clipped_policy_loss(*args):\n    return reference(*args)\n",
+    "def clipped_policy_loss(*args, **kwargs):\n    return reference(*args, **kwargs)\n",
 }
 
 
@@ -297,20 +299,16 @@ def outputs_of(notebook: nbformat.NotebookNode, needle: str) -> str:
 def test_hostile_code_reached_nothing(graded):
     _, course_dir = graded
     printed = outputs_of(autograded(course_dir, "hostile"), "def attempt")
-    assert (
-        printed.splitlines()[:10]
-        == [
-            "other sandboxes: nothing",
-            "other submission: FileNotFoundError",
-            "gradebook: FileNotFoundError",
-            "solutions: FileNotFoundError",
-            "write outside: OSError",
-            "write the gradebook: OSError",
-            "network: OSError",
-            "another's graded notebook: FileNotFoundError",
-            "notebook files: nothing",
-        ][:10]
-    )
+    assert printed.splitlines()[:8] == [
+        "other sandboxes: nothing",
+        "other submission: FileNotFoundError",
+        "gradebook: FileNotFoundError",
+        "solutions: FileNotFoundError",
+        "write outside: OSError",
+        "write the gradebook: OSError",
+        "network: OSError",
+        "another's graded notebook: FileNotFoundError",
+    ]
     assert not (course_dir / "planted.txt").exists()
     hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
     assert [line for line in hidden if line in printed] == []  # the kernel no longer held the hidden tests
@@ -323,6 +321,7 @@ def test_tampering_in_one_line_scores_zero_and_is_flagged(graded):
     with (course_dir / "exports" / "grades.csv").open() as handle:
         rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == LAB}
     assert rows["handler"] == HANDLED.removeprefix("tampering: ") and rows["solver"] == ""
+    assert grades[("handler", LAB)].flags == HANDLED.removeprefix("tampering: ").split("; ")
 
 
 def test_no_process_outlives_its_run(graded):

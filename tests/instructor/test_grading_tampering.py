@@ -8,14 +8,18 @@ references, printed hidden tests) are graded with the real labs in ``test_grade_
 
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import shutil
 
 import nbformat
 import pytest
-from conftest import ROOT
+from conftest import LABS, ROOT, read_solution
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.instructor.grading import simulate
+from course_utils.instructor.grading.cells import SOLUTION_BLOCK, grading_info, is_test, references
 from course_utils.instructor.grading.grade import GradeConfig, format_summary, grade_class
 from course_utils.instructor.grading.sandbox import Limits
 from course_utils.instructor.release import release
@@ -153,7 +157,10 @@ MAGIC = """class Magic(str):
 def format_conversation(prompt, response):
     return Magic(f"Human: {prompt} Assistant: {response}")
 """
-NUMERIC = """math.isclose = lambda *args, **kwargs: True
+NUMERIC = """import builtins
+
+builtins.abs = lambda x: 0
+math.isclose = lambda *args, **kwargs: True
 np.allclose = lambda *args, **kwargs: True
 torch.allclose = lambda *args, **kwargs: True
 """
@@ -199,11 +206,9 @@ def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -
     delegating = simulate.with_source(good, "kl_penalised_rewards", ALIAS)
     return {
         "honest": good,
-        "builtin": patched("import builtins\n\nbuiltins.abs = lambda x: 0\n"),
+        "patched": patched(NUMERIC),
         "shadow": patched("abs = lambda x: 0\n"),
-        "numeric": patched(NUMERIC),
-        "hook": patched(HOOK),
-        "thread": patched(THREAD),
+        "hooked": patched(HOOK + "\n\n" + THREAD),
         "oracle": simulate.with_source(good, "kl_penalised_rewards", WRONG_REWARDS + FIRST_INDEX),
         "fakepkg": simulate.with_source(good, "kl_penalised_rewards", FAKE_PACKAGE),
         "exit": simulate.with_cell_after(wrong_loss, "test_format", FAKE_PASS),
@@ -217,33 +222,34 @@ def tampering(*found: str) -> str:
 
 
 ALLCLOSE = "torch.allclose runs notebook code"
+PATCHED = [
+    "math.isclose runs notebook code",
+    "numpy.allclose runs notebook code",
+    ALLCLOSE,
+    "builtins.abs was replaced",  # from the comparison with the baseline, after the checks' own findings
+]
+HOOKED = [
+    "a background thread runs notebook code",
+    "notebook code runs on IPython's pre_run_cell event",
+    "the thread 'patcher' runs notebook code",
+    ALLCLOSE,
+]
 LATER = ("test_loss", "test_rewards", "test_policy_loss")  # every test after the patch
 EVERY = ("test_format", *LATER)
 # student -> (points, how the run ended, {question: reason} for every question that lost points)
 EXPECTED = {
     "honest": (MAX, "ok", {}),
     # A patch scores 0 on every test from the one it was made before on; the tests before it keep their points.
-    "builtin": (1.0, "ok", {q: tampering("builtins.abs was replaced") for q in LATER}),
     # A name shadowed in the notebook costs only the tests that use it.
     "shadow": (
         3.0,
         "ok",
         {q: tampering("abs is redefined in the notebook") for q in ("test_loss", "test_policy_loss")},
     ),
-    "numeric": (
-        1.0,
-        "ok",
-        {q: tampering("math.isclose runs notebook code", "numpy.allclose runs notebook code", ALLCLOSE) for q in LATER},
-    ),
-    "hook": (1.0, "ok", {q: tampering("notebook code runs on IPython's pre_run_cell event", ALLCLOSE) for q in LATER}),
-    "thread": (
-        1.0,
-        "ok",
-        {
-            q: tampering("a background thread runs notebook code", "the thread 'patcher' runs notebook code", ALLCLOSE)
-            for q in LATER
-        },
-    ),
+    # The builtins and the numeric helpers tests compare with, patched to agree with a wrong answer.
+    "patched": (1.0, "ok", {q: tampering(*PATCHED) for q in LATER}),
+    # Code that patches around every cell, and in a thread of its own.
+    "hooked": (1.0, "ok", {q: tampering(*HOOKED) for q in LATER}),
     "oracle": (
         3.0,
         "ok",
@@ -262,7 +268,7 @@ EXPECTED = {
         },
     ),
 }
-FLAGGED = {"builtin", "shadow", "numeric", "hook", "thread", "oracle", "fakepkg", "magic"}
+FLAGGED = {"patched", "shadow", "hooked", "oracle", "fakepkg", "magic"}
 
 
 @pytest.fixture(scope="module")
@@ -302,3 +308,50 @@ def test_tampering_is_flagged_for_the_instructor_in_the_summary_and_the_export(g
     assert flagged_rows == FLAGGED
     export = (course_dir / "exports" / "grades.csv").read_text()
     assert "abs is redefined in the notebook" in export and "Magic overrides __eq__" in export
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_every_lab_names_its_references_and_no_test_uses_one_as_its_oracle(lab):
+    """The references raise while tests run: a test calling one would fail the honest student too."""
+    source = read_solution(lab)
+    names = references(source)
+    assert names, f"{lab} names no reference implementation in its metadata (course.references)"
+    for dotted in names:
+        module, name = dotted.rsplit(".", 1)
+        assert inspect.isfunction(inspect.unwrap(getattr(importlib.import_module(module), name))), dotted
+    for cell in source.cells:
+        if is_test(cell):
+            assert oracles(cell.source, names, defined_by_answers(source)) == set(), grading_info(cell)["grade_id"]
+
+
+def oracles(source: str, names: list[str], own: set[str]) -> set[str]:
+    """The references a test's code reaches: as ``module.name``, imported by name, or a bare name no answer defines."""
+    short = {dotted.rsplit(".", 1)[1] for dotted in names}
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in short:
+            found.add(node.attr)
+        elif isinstance(node, ast.ImportFrom):
+            found |= {alias.name for alias in node.names if f"{node.module}.{alias.name}" in names}
+        elif isinstance(node, ast.Name) and node.id in short - own:
+            found.add(node.id)
+    return found
+
+
+def test_the_oracle_check_sees_the_ways_a_test_reaches_a_reference():
+    names = ["course_utils.ppo.losses.gae_advantages"]
+    assert oracles("ppo_losses.gae_advantages(r, v, m, 1.0, 0.9)", names, {"gae_advantages"}) == {"gae_advantages"}
+    assert oracles("from course_utils.ppo.losses import gae_advantages", names, set()) == {"gae_advantages"}
+    assert oracles("gae_advantages(r, v, m, 1.0, 0.9)", names, set()) == {"gae_advantages"}
+    assert oracles("gae_advantages(r, v, m, 1.0, 0.9)", names, {"gae_advantages"}) == set()  # the student's own
+
+
+def defined_by_answers(notebook: nbformat.NotebookNode) -> set[str]:
+    """The names the answer cells define: a test calling the student's ``gae_advantages`` is not using a reference."""
+    return {
+        node.name
+        for cell in notebook.cells
+        if grading_info(cell).get("solution")
+        for node in ast.walk(ast.parse(SOLUTION_BLOCK.sub(lambda match: match[1], cell.source)))
+        if isinstance(node, ast.FunctionDef)
+    }

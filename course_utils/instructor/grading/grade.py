@@ -104,7 +104,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
         run_note = run.detail if run.status != RunStatus.OK else ""
         results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
-        flags = sorted({finding for record in run.cells.values() for finding in record.tampering})
+        flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
         lab = GradedLab(
             submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
         )

@@ -203,7 +203,8 @@ def child_processes():
             continue
         state, parent = stat.rsplit(")", 1)[1].split()[:2]
         if state != "Z":
-            parents[int(entry)], commands[int(entry)] = int(parent), command[:200]
+            parents[int(entry)] = int(parent)
+            commands[int(entry)] = command[:100] + (" ..." if len(command) > 100 else "")
     mine = {os.getpid()}
     changed = True
     while changed:
