@@ -96,7 +96,8 @@ def format_conversation(prompt: str, response: str) -> str:
 """
 # Never returns, idly (a busy loop would burn a core for the whole cell limit; test_grading_sandbox has one).
 LOOPING_ACCURACY = (
-    "import time\n\n\ndef pairwise_accuracy(chosen_rewards, rejected_rewards):\n    while True:\n        time.sleep(1)\n"
+    "import time\n\n\ndef pairwise_accuracy(chosen_rewards, rejected_rewards):\n"
+    "    while True:\n        time.sleep(1)\n"
 )
 CRASHING_ACCURACY = "import os\n\nos._exit(1)\n"
 HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
