@@ -109,8 +109,8 @@ FORGE = "\n".join(  # what a grader might read back, written in the kernel's fol
 TAMPERING = {
     "handler": "get_ipython().set_custom_exc((Exception,), lambda *args, **kwargs: None)\n",
     "traceback": "get_ipython().showtraceback = lambda *args, **kwargs: None\n",
-    "rewriter": "import subprocess\nimport sys\n\n"
-    f"subprocess.Popen([sys.executable, '-c', {FORGE!r}, {REWRITER_MARKER!r}])\n",
+    "rewriter": "import subprocess\nimport sys\n\n"  # in a session of its own, to outlive the kernel's process group
+    f"subprocess.Popen([sys.executable, '-c', {FORGE!r}, {REWRITER_MARKER!r}], start_new_session=True)\n",
 }
 PRINT_TESTS = """import glob
 import linecache
