@@ -1,7 +1,7 @@
 """`course grade` against nbgrader's serial `autograde`, on the same simulated class, in the same run.
 
-    python benchmarks/grading.py                  # 10 students x every lab, the accidents
-    python benchmarks/grading.py --kinds tampering  # 5 students x every lab: a student who wants the points
+    python benchmarks/grading.py                    # 8 students x every lab, the accidents
+    python benchmarks/grading.py --kinds tampering  # 7 students x every lab: a student who wants the points
     python benchmarks/grading.py --students 4 --labs lab3_ppo_sentiment --skip-nbgrader
 
 Each student hands in every lab, in one of these states (in turn). The accidents: correct, correct as Colab saves it,
@@ -9,8 +9,10 @@ correct with its nbgrader metadata stripped, one question left unanswered, untou
 correct but the kernel dies half way, correct with an extra cell that never ends. The tampering (``simulate``):
 untouched with an IPython exception handler, untouched with ``showtraceback`` replaced, untouched with a process that
 rewrites the grader's files, correct but the exercises that have a reference in the package are wrappers around it,
-correct with a cell that prints the tests it can find. Both graders get the same files and the same per-cell time
-limit. Prints both wall times, their ratio, seconds per submission, and each kind's points from each grader.
+correct with a cell that prints the tests it can find, correct with the numeric helpers tests compare with patched
+to agree with anything, correct but printing "All tests passed." and exiting after the first test. Both graders get
+the same files and the same per-cell time limit. Prints both wall times, their ratio, seconds per submission, and
+each kind's points from each grader (and how many of them ``course grade`` flagged for tampering).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 CELL_SECONDS = 60
 ACCIDENTS = ["correct", "colab", "stripped", "unanswered", "untouched", "flood", "crash", "loop"]
-TAMPERING = ["handler", "traceback", "rewriter", "wrappers", "printer"]
+TAMPERING = ["handler", "traceback", "rewriter", "wrappers", "printer", "helpers", "exit"]
 KINDS = {"accidents": ACCIDENTS, "tampering": TAMPERING, "all": ACCIDENTS + TAMPERING}
 
 
@@ -54,6 +56,8 @@ def handed_in(kind: str, release: nbformat.NotebookNode, source: nbformat.Notebo
         "loop": simulate.with_cell_after(good, tests[0], "while True:\n    pass"),
         "wrappers": simulate.wrapping(good, references(source)),
         "printer": simulate.with_cell_after(good, tests[-1], simulate.PRINT_TESTS),
+        "helpers": simulate.with_first_answer(good, simulate.LYING_HELPERS),
+        "exit": simulate.with_cell_after(good, tests[0], simulate.FAKE_PASS),
     }[kind]
     return simulate.as_colab_saves_it(notebook) if kind == "colab" else nbformat.writes(notebook)
 

@@ -143,10 +143,6 @@ WRONG_REWARDS = """def kl_penalised_rewards(scores, kl, mask, kl_coef):
     return rewards
 """
 FIRST_INDEX = "\n\nlosses.last_response_index = lambda mask: mask.long().argmax(dim=1)  # the oracle agrees with me\n"
-FAKE_PASS = (
-    'print("format_conversation looks right.")\nprint("bradley_terry_loss passes.")\nprint("All tests passed.")\n'
-    "import os\n\nos._exit(0)\n"
-)
 MAGIC = """class Magic(str):
     def __eq__(self, other):
         return True
@@ -192,6 +188,7 @@ import types
 fake = types.ModuleType("course_utils.ppo.losses")
 fake.last_response_index = lambda mask: mask.long().argmax(dim=1)
 sys.modules["course_utils.ppo.losses"] = fake
+sys.modules["course_utils"] = types.ModuleType("course_utils")
 """
 
 
@@ -211,7 +208,7 @@ def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -
         "hooked": patched(HOOK + "\n\n" + THREAD),
         "oracle": simulate.with_source(good, "kl_penalised_rewards", WRONG_REWARDS + FIRST_INDEX),
         "fakepkg": simulate.with_source(good, "kl_penalised_rewards", FAKE_PACKAGE),
-        "exit": simulate.with_cell_after(wrong_loss, "test_format", FAKE_PASS),
+        "exit": simulate.with_cell_after(wrong_loss, "test_format", simulate.FAKE_PASS),
         "magic": simulate.with_source(good, "format_conversation", MAGIC),
         "delegating": simulate.with_source(delegating, "clipped_policy_loss", COPY),
     }
@@ -228,6 +225,7 @@ PATCHED = [
     ALLCLOSE,
     "builtins.abs was replaced",  # from the comparison with the baseline, after the checks' own findings
 ]
+FAKES = ["course_utils is not the installed module", "course_utils.ppo.losses is not the installed module"]
 HOOKED = [
     "a background thread runs notebook code",
     "notebook code runs on IPython's pre_run_cell event",
@@ -255,7 +253,7 @@ EXPECTED = {
         "ok",
         {q: tampering("course_utils.ppo.losses.last_response_index runs notebook code") for q in LATER[1:]},
     ),
-    "fakepkg": (3.0, "ok", {q: tampering("course_utils.ppo.losses is not the installed module") for q in LATER[1:]}),
+    "fakepkg": (3.0, "ok", {q: tampering(*FAKES) for q in LATER[1:]}),
     "exit": (1.0, "kernel died", {q: "the kernel died (os._exit, a crash or the memory limit)" for q in LATER}),
     "magic": (0.0, "ok", {q: tampering("the notebook's class Magic overrides __eq__") for q in EVERY}),
     # Delegation costs the exercise only: an import of the reference, and a copy of its code object.
