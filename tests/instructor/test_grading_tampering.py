@@ -166,8 +166,10 @@ HOOK = """def cheat(info):
 
 get_ipython().events.register("pre_run_cell", cheat)
 """
-THREAD = """import threading
+THREAD = """import gc
+import threading
 import time
+import weakref
 
 
 def keep_patching():
@@ -177,6 +179,12 @@ def keep_patching():
 
 
 threading.Thread(target=keep_patching, name="patcher", daemon=True).start()
+# Code waiting to run later: to undo a patch once the test is over, say.
+restorer = threading.Timer(3600, lambda: None)
+restorer.name, restorer.daemon = "restorer", True
+restorer.start()
+gc.callbacks.append(lambda phase, info: None)
+weakref.finalize(torch, lambda: None)
 """
 ALIAS = "from course_utils.ppo.losses import kl_penalised_rewards\n"
 COPY = "import types\n\nclipped_policy_loss = types.FunctionType(losses.clipped_policy_loss.__code__, vars(losses))\n"
@@ -229,7 +237,10 @@ FAKES = ["course_utils is not the installed module", "course_utils.ppo.losses is
 HOOKED = [
     "a background thread runs notebook code",
     "notebook code runs on IPython's pre_run_cell event",
+    "notebook code runs on every garbage collection (gc.callbacks)",
+    "notebook code waits in a weakref.finalize",
     "the thread 'patcher' runs notebook code",
+    "the thread 'restorer' runs notebook code",
     ALLCLOSE,
 ]
 LATER = ("test_loss", "test_rewards", "test_policy_loss")  # every test after the patch
@@ -246,7 +257,7 @@ EXPECTED = {
     ),
     # The builtins and the numeric helpers tests compare with, patched to agree with a wrong answer.
     "patched": (1.0, "ok", {q: tampering(*PATCHED) for q in LATER}),
-    # Code that patches around every cell, and in a thread of its own.
+    # Code that patches around every cell, in a thread of its own, or waits to run later (to undo a patch).
     "hooked": (1.0, "ok", {q: tampering(*HOOKED) for q in LATER}),
     "oracle": (
         3.0,

@@ -17,10 +17,11 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import nbformat
 from nbformat import NotebookNode
@@ -38,6 +39,8 @@ from .repair import repair
 from .sandbox import Limits, Run, namespaces_available, run_sandboxed
 from .scoring import GradedLab, score
 from .submissions import DEFAULT_PATTERN, Collection, Submission, collect
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -92,16 +95,9 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         clear_outputs(*repaired.cells)  # outputs a student saved are no evidence of anything
         runnable.append((submission, repaired, repairs))
 
-    # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
-    private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
-    runs = run_in_parallel(
-        [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
-        private=private,
-        workers=config.workers,
-        limits=config.limits,
-        progress=progress,
-    )
-    for (submission, repaired, repairs), run in zip(runnable, runs, strict=True):
+    def finish(index: int, run: Run) -> GradedLab:
+        """Score a run and save its notebook and feedback (in the pool, while other notebooks run)."""
+        submission, repaired, repairs = runnable[index]
         run_note = run.detail if run.status != RunStatus.OK else ""
         results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
         flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
@@ -109,7 +105,18 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
             submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
         )
         save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
-        graded.append(lab)
+        return lab
+
+    # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
+    private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
+    graded += run_in_parallel(
+        [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
+        private=private,
+        workers=config.workers,
+        limits=config.limits,
+        progress=progress,
+        then=finish,
+    )
 
     record_scores(course_dir / GRADEBOOK, [result for lab in graded for result in lab.results])
     # The exports cover every lab graded in this folder so far: grading a late submission keeps the others.
@@ -131,12 +138,17 @@ def unreadable(submission: Submission, source: NotebookNode, error: Exception) -
 
 
 def run_in_parallel(
-    jobs: list[tuple[NotebookNode, list[str]]], private: list[Path], workers: int, limits: Limits, progress: bool
-) -> list[Run]:
+    jobs: list[tuple[NotebookNode, list[str]]],
+    private: list[Path],
+    workers: int,
+    limits: Limits,
+    progress: bool,
+    then: Callable[[int, Run], T],
+) -> list[T]:
     """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
 
     Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
-    Returns the runs in the order of ``jobs``.
+    ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
     """
     work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
     folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
@@ -156,18 +168,19 @@ def run_in_parallel(
     package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
     runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, package)]
 
-    def run(index: int) -> Run:
+    def run(index: int) -> T:
         needed = [*runtime, folders[index]]
         hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
         try:
             notebook, lab_references = jobs[index]
-            return run_sandboxed(notebook, folders[index], hidden, limits, env, references=lab_references)
+            ran = run_sandboxed(notebook, folders[index], hidden, limits, env, references=lab_references)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
-            return Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
+            ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
             shutil.rmtree(folders[index], ignore_errors=True)
+        return then(index, ran)
 
-    runs: list[Run | None] = [None] * len(jobs)
+    runs: list[T | None] = [None] * len(jobs)
     try:
         with (
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool,

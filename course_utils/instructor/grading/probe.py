@@ -1,8 +1,9 @@
 """The grader's checks inside a student's kernel: is it still the stock interpreter, and is the work the student's own?
 
-The worker never imports this module into the kernel: it sends the source with every request, to be executed afresh
-in a namespace of its own (``REQUEST`` in, ``RESULT`` out), through an IPython *user expression*, which skips input
-transformers, AST transformers and IPython's events. Only the Python standard library is imported here.
+The worker never imports this module into the kernel: with every request it sends the source, to be executed afresh
+in a namespace of its own, and a call of ``main(request, state, user)``, through an IPython *user expression* (which
+skips input transformers, AST transformers and IPython's events). Nothing the kernel keeps between requests decides
+a verdict: the worker compares the snapshots, out of the kernel's reach. Only the standard library is imported here.
 
 Three requests, from ``worker.py``:
 
@@ -14,8 +15,9 @@ Three requests, from ``worker.py``:
 - ``after`` the test cell: the references back, the snapshot and findings again (a test may have run code that
   tampers), and what a test's values may have been made of (a class of the notebook that overrides ``==``).
 
-Every finding is one short sentence; the worker prefixes it with ``tampering:`` or ``delegation:``. Each check runs
-under ``checked()``, so that a check broken by the notebook is itself a finding and the others still run.
+Every finding is one short sentence, reported as tampering or delegation (scoring prefixes the reason with either).
+Each check runs under ``checked()``, so that a check broken by the notebook is itself a finding and the others still
+run.
 """
 
 import ast
@@ -102,8 +104,6 @@ def fake_module(module, name):
     """Why ``module`` (found as ``name``) is not an installed module, or None when it is one."""
     if not isinstance(module, types.ModuleType):
         return f"{name} is not a module"
-    if name in sys.builtin_module_names:
-        return None
     spec = getattr(module, "__spec__", None)
     if spec is not None and spec.origin in ("built-in", "frozen"):
         return None
@@ -166,7 +166,12 @@ def hooks():
             found.append(f"notebook code runs on IPython's {event} event")
     manager = shell.input_transformer_manager
     transformers = {
-        "input transformers": [*shell.input_transformers_post, *manager.cleanup_transforms, *manager.line_transforms],
+        "input transformers": [
+            *shell.input_transformers_post,
+            *manager.cleanup_transforms,
+            *manager.line_transforms,
+            *manager.token_transformers,
+        ],
         "AST transformers": shell.ast_transformers,
     }
     for kind, chain in transformers.items():
@@ -181,9 +186,14 @@ def hooks():
                 found.append("a background thread runs notebook code")
                 break
             frame = frame.f_back
-    for thread in threading.enumerate():
-        if is_notebook_code(getattr(thread, "_target", None)) or is_notebook_code(type(thread).run):
+    for thread in threading.enumerate():  # what it runs now, or will run (a Timer's function)
+        if is_notebook_code(type(thread).run) or any(is_notebook_code(value) for value in vars(thread).values()):
             found.append(f"the thread {thread.name!r} runs notebook code")
+    if any(is_notebook_code(callback) for callback in gc.callbacks):
+        found.append("notebook code runs on every garbage collection (gc.callbacks)")
+    finalizers = getattr(sys.modules.get("weakref"), "finalize", None)
+    if any(is_notebook_code(info.func) for info in getattr(finalizers, "_registry", {}).values()):
+        found.append("notebook code waits in a weakref.finalize")
     found += [f"a background process is running: {command}" for command in child_processes()]
     return found
 

@@ -81,19 +81,17 @@ def score(
         errors = [output for output in outcome.get("outputs", []) if output.get("output_type") == "error"]
         if record.reply is None:
             points, status, reason = 0.0, NOT_RUN, run_note or "not executed"
-        elif record.tampering:
-            points, status, reason = 0.0, FAILED, "tampering: " + "; ".join(record.tampering)
+        elif record.tampering:  # the grader's findings, in full (each names what it found in a few words)
+            points, status, reason = 0.0, FAILED, "tampering: " + "; ".join(f[:200] for f in record.tampering)
         elif record.delegation:
-            points, status, reason = 0.0, FAILED, "delegation: " + "; ".join(record.delegation)
-        elif errors or record.reply != "ok":
-            points, status, reason = 0.0, FAILED, failure(errors[0] if errors else None, record)
+            points, status, reason = 0.0, FAILED, "delegation: " + "; ".join(f[:200] for f in record.delegation)
+        elif errors or record.reply != "ok":  # the student's error message: cut short
+            points, status, reason = 0.0, FAILED, failure(errors[0] if errors else None, record)[:300]
         elif (credit := partial_credit(outcome, max_points)) is not None:
             points, status, reason = credit, PARTIAL, f"partial credit: the test gave {credit:g} of {max_points:g}"
         else:
             points, status, reason = max_points, PASSED, ""
-        results.append(
-            QuestionResult(**question, points=points, max_points=max_points, status=status, reason=reason[:300])
-        )
+        results.append(QuestionResult(**question, points=points, max_points=max_points, status=status, reason=reason))
     return results
 
 
