@@ -135,6 +135,12 @@ def mini_lab() -> nbformat.NotebookNode:
     return notebook
 
 
+HONEST_EXTRAS = """from tqdm.auto import tqdm
+
+for _ in tqdm(range(3), mininterval=0):
+    pass
+torch.nn.Linear(2, 2)
+"""
 WRONG_LOSS = "def bradley_terry_loss(chosen, rejected):\n    return torch.tensor(0.0)\n"
 WRONG_REWARDS = """def kl_penalised_rewards(scores, kl, mask, kl_coef):
     rewards = -kl_coef * kl * mask
@@ -210,7 +216,9 @@ def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -
 
     delegating = simulate.with_source(good, "kl_penalised_rewards", ALIAS)
     return {
-        "honest": good,
+        # Honest, with what an honest notebook does that a check could mistake: a model shown as a cell's value
+        # (IPython's display hook keeps it), a thread of a library's running.
+        "honest": simulate.with_cell_after(good, "test_format", HONEST_EXTRAS),
         "patched": patched(NUMERIC),
         "shadow": patched("abs = lambda x: 0\n"),
         "hooked": patched(HOOK + "\n\n" + THREAD),

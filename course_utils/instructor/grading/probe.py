@@ -143,8 +143,8 @@ def snapshot():
             for name, value in vars(cls).items():
                 if code_of(value) is not None:
                     tokens[f"{cls.__qualname__}.{name}"] = token(value)
-        for name, value in vars(obj).items():
-            if callable(value) and not isinstance(value, type):
+        for name, value in vars(obj).items():  # an instance attribute that hides a method of its class
+            if code_of(getattr(type(obj), name, None)) is not None:
                 tokens[f"{label}.{name}"] = token(value)
     for name, handler in kernel.shell_handlers.items():
         tokens[f"the kernel's {name} handler"] = token(handler)
