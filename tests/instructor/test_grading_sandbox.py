@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from course_utils.instructor.grading import sandbox
 from course_utils.instructor.grading.sandbox import Limits, Run, namespaces_available, run_sandboxed
 from course_utils.instructor.grading.worker import TRUNCATED, cap_outputs
 
+KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 LIMITS = Limits(wall_seconds=60, cell_seconds=4, memory_mb=3072, output_bytes=2000)
 CASES = {
     "clean": ["x = 2", "import sys; print(x); print('warning', file=sys.stderr)"],
@@ -20,6 +22,13 @@ CASES = {
     "hoarding": ["hoard = bytearray(20 * 2**30)", "print('still here')"],
     "flooding": ["for i in range(100_000): print(i)"],
     "sleeping": ["import time; time.sleep(120)"],  # past the wall time below
+    # Signal every process it may (in its PID namespace: none but itself), then its process group (its own launcher,
+    # which takes the kernel down with it): the worker, outside both, records how the run ended.
+    "signalling": [
+        "import os, signal\nfor target in (-1, 0):\n    try:\n        os.kill(target, signal.SIGKILL)\n"
+        "    except OSError as error:\n        print(target, type(error).__name__)",
+        "print('after')",
+    ],
 }
 
 
@@ -81,6 +90,11 @@ def test_a_dead_kernel_is_recorded_and_earlier_cells_kept(runs):
     assert outputs(runs["dying"])[0] == ["before\n"]
 
 
+def test_the_kernel_cannot_signal_the_worker_that_records_it(runs):
+    assert (runs["signalling"].status, runs["signalling"].detail) == ("kernel died", KERNEL_DIED)
+    assert runs["signalling"].cells == {}  # no cell got a reply: the first died with its kernel
+
+
 def test_a_memory_bomb_fails_in_its_cell(runs):
     assert outputs(runs["hoarding"]) == [["MemoryError"], ["still here\n"]]
 
@@ -115,3 +129,15 @@ def test_cap_outputs_marks_the_cut_once():
     cap_outputs(notebook, 40)
     texts = [output["text"] for output in notebook.cells[0].outputs]
     assert texts == ["a" * 30, "a" * 10 + TRUNCATED]
+
+
+def test_without_namespaces_the_kernel_still_runs_and_the_worker_still_records(tmp_path, monkeypatch):
+    """Some containers refuse user namespaces: the notebook then runs unisolated, and the run says so."""
+    monkeypatch.setattr(sandbox, "namespaces_available", lambda: False)
+    test = new_code_cell("assert x == 2")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
+    notebook = new_notebook(cells=[new_code_cell("x = 2\nprint(x)"), test])
+    result = run_sandboxed(notebook, tmp_path / "work", [], LIMITS, {})
+    assert (result.status, result.isolated) == ("ok", False)
+    assert outputs(result) == [["2\n"], []]
+    assert [(record.reply, record.tampering) for record in result.cells.values()] == [("ok", []), ("ok", [])]
