@@ -104,7 +104,7 @@ HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) fo
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
-HANDLED = "tampering: get_ipython().CustomTB was replaced; IPython's exception handling was replaced (set_custom_exc)"
+HANDLED = "tampering: IPython's exception handling was replaced (set_custom_exc)"
 REPLACED = "tampering: get_ipython().showtraceback was replaced"
 FORGER = " ".join(f"{sys.executable} -c {simulate.FORGE}".split())  # its command line, as the probe reads it
 FORGING = f"tampering: a background process is running: {FORGER[:100]} ..."  # cut at 100 characters
@@ -322,7 +322,7 @@ def test_tampering_in_one_line_scores_zero_and_is_flagged(graded):
     with (course_dir / "exports" / "grades.csv").open() as handle:
         rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == LAB}
     assert rows["handler"] == HANDLED.removeprefix("tampering: ") and rows["solver"] == ""
-    assert grades[("handler", LAB)].flags == HANDLED.removeprefix("tampering: ").split("; ")
+    assert grades[("traceback", LAB)].flags == [REPLACED.removeprefix("tampering: ")]
 
 
 def test_no_process_outlives_its_run(graded):

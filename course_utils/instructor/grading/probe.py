@@ -86,9 +86,10 @@ def is_notebook_code(obj):
     filename = code.co_filename
     if filename.startswith("<frozen "):
         return False
-    if filename.startswith("<"):  # exec'd text: a library's generated method, or the notebook's own exec
-        module = sys.modules.get(getattr(obj, "__module__", None) or "")
-        return module is None or module.__name__ == "__main__" or not in_library(getattr(module, "__file__", None))
+    if filename.startswith("<"):  # exec'd text (a library's generated method, or the notebook's own exec): by module
+        name = getattr(obj, "__module__", None)
+        module = sys.modules.get(name or "")
+        return name == "__main__" or (module is not None and fake_module(module, name) is not None)
     return not in_library(filename)
 
 
@@ -344,6 +345,19 @@ def watched():
     return found
 
 
+def of_the_notebook(cls):
+    """A class defined by the notebook: in ``__main__``, in a module that is not installed, or (a class whose module
+    is gone) with a method compiled from a file outside the libraries."""
+    if cls.__module__ == "__main__":
+        return True
+    module = sys.modules.get(cls.__module__)
+    if module is not None:
+        return fake_module(module, cls.__module__) is not None
+    codes = [code_of(value) for value in vars(cls).values()]
+    return any(code is not None and not code.co_filename.startswith("<") and not in_library(code.co_filename)
+               for code in codes)  # fmt: skip
+
+
 def lying_classes():
     """Classes of the notebook that override how their values compare, convert or test true."""
     found, seen, stack = [], set(), [object]
@@ -353,9 +367,11 @@ def lying_classes():
                 continue
             seen.add(id(cls))
             stack.append(cls)
+            if not of_the_notebook(cls):
+                continue
             own = vars(cls)
             generated = "__dataclass_fields__" in own  # a dataclass's generated __eq__ compares its fields
-            lying = [name for name in LYING_METHODS & own.keys() if is_notebook_code(own[name])]
+            lying = [name for name in LYING_METHODS & own.keys() if code_of(own[name]) is not None]
             lying = [name for name in lying if not (generated and code_of(own[name]).co_filename.startswith("<"))]
             if lying:
                 found.append(f"the notebook's class {cls.__qualname__} overrides {', '.join(sorted(lying))}")
