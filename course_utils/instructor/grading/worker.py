@@ -90,11 +90,10 @@ class GradingClient(NotebookClient):
         execution_count: int | None = None,
         store_history: bool = True,
     ) -> nbformat.NotebookNode:
-        if cell.cell_type != "code" or not cell.source.strip():
-            return cell
-        if self.baseline is None:  # before the first cell, while the kernel is stock
+        runs = cell.cell_type == "code" and bool(cell.source.strip())
+        if runs and self.baseline is None:  # before the first cell that runs, while the kernel is stock
             self.baseline = (await self.probe("baseline"))[1] or {}
-        if not is_test(cell):
+        if not (runs and is_test(cell)):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         record = self.records.setdefault(cell_index, CellRecord())
         await self.check(record, "before", cell.source)
