@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import course_utils
 from course_utils.instructor.grading import probe
 
 
@@ -79,3 +80,31 @@ def test_a_copy_of_a_functions_code_has_its_fingerprint(tmp_path):
     other = compiled("def gae(x):\n    return [v * 3 for v in x]\n", str(tmp_path / "cell.py"), "__main__")["gae"]
     assert probe.fingerprint(copy.__code__) == probe.fingerprint(reference.__code__)  # renamed locals, same work
     assert probe.fingerprint(other.__code__) != probe.fingerprint(reference.__code__)
+
+
+def test_a_decorated_reference_raises_through_its_decorator_while_swapped(monkeypatch, tmp_path):
+    """``completion_logprobs`` is ``@torch.no_grad()``: the decorator's wrapper calls the swapped function, so a
+    student's wrapper around the reference fails its test; and the static check names the delegation."""
+    package = Path(course_utils.__file__).parent  # where the references live: a library like the others
+    monkeypatch.setattr(probe, "ROOTS", (*probe.ROOTS, os.path.join(package, "")))
+    (dotted, outer, inner), *_ = probe.references(["course_utils.dpo.completion_logprobs"])[0]
+    assert (dotted, outer.__name__, hasattr(outer, "__wrapped__")) == (
+        "course_utils.dpo.completion_logprobs",
+        "completion_logprobs",
+        True,
+    )
+    user = compiled(
+        "from course_utils import dpo\n\n\ndef sequence_logprobs(model, batch):\n"
+        "    return dpo.completion_logprobs(model, batch)\n",
+        str(tmp_path / "cell.py"),
+        "__main__",
+    )
+    found = probe.delegations("yours = sequence_logprobs(model, batch)", user, [(dotted, outer, inner)])
+    assert found == [f"sequence_logprobs calls the package's {dotted}"]
+    original = inner.__code__
+    inner.__code__ = probe.raising(dotted)
+    try:
+        with pytest.raises(NotImplementedError, match=f"delegation: {dotted} is the package's own solution"):
+            user["sequence_logprobs"](None, {})
+    finally:
+        inner.__code__ = original
