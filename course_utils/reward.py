@@ -1,7 +1,7 @@
 """Reward models: a scalar score per text, and TRL's own Bradley-Terry loss on a batch to check a learner's against.
 
 A reward model here is a sequence classifier with one output (see ``loaders.load_reward_model``). It reads a whole
-conversation and returns one number; trained on pairs, the number is higher for the answer people preferred.
+conversation and returns one number; trained on pairs, the number is higher for the preferred answer.
 """
 
 from __future__ import annotations
