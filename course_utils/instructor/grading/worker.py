@@ -78,6 +78,7 @@ class GradingClient(NotebookClient):
         self.on_cell_executed = self.keep_reply
 
     def keep_reply(self, cell_index: int, execute_reply: dict | None, **_: Any) -> None:
+        """nbclient's ``on_cell_executed`` hook: keep the status (and error) the kernel replied for this cell."""
         content = (execute_reply or {}).get("content", {})
         error = f"{content.get('ename', '')}: {content.get('evalue', '')}".strip(": ")
         record = self.records.setdefault(cell_index, CellRecord())
