@@ -28,6 +28,18 @@ from transformers import PreTrainedTokenizerBase
 IGNORE_INDEX = -100
 RESPONSE_TEMPLATE = "### Response:\n"
 
+# The lab's template as a chat template: a Jinja program that writes the prompt text from a list of messages, kept in
+# the tokenizer (`tokenizer.chat_template`) as today's chat models keep theirs. A row's optional input is a message
+# of its own, with the role "input".
+ALPACA_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'user' %}{{ '### Instruction:\n' + message['content'] + '\n\n' }}"
+    "{% elif message['role'] == 'input' %}{{ '### Input:\n' + message['content'] + '\n\n' }}"
+    "{% elif message['role'] == 'assistant' %}{{ '### Response:\n' + message['content'] + eos_token }}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '### Response:\n' }}{% endif %}"
+)
+
 LabelsFn = Callable[[torch.Tensor, torch.Tensor, Sequence[int]], torch.Tensor]
 
 
@@ -110,6 +122,16 @@ class CompletionOnlyCollator:
         )
         labels = self.labels_fn(batch["input_ids"], batch["attention_mask"], self.template_ids)
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "labels": labels}
+
+
+def to_messages(row: dict[str, str], with_response: bool = False) -> list[dict[str, str]]:
+    """A CodeAlpaca row as chat messages for `ALPACA_CHAT_TEMPLATE` (the input only when it is not empty)."""
+    messages = [{"role": "user", "content": row["instruction"]}]
+    if row["input"]:
+        messages.append({"role": "input", "content": row["input"]})
+    if with_response:
+        messages.append({"role": "assistant", "content": row["output"]})
+    return messages
 
 
 def unpadded_labels(batch: dict[str, torch.Tensor]) -> list[list[int]]:

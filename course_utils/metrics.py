@@ -1,12 +1,18 @@
-"""Evaluation metrics, loaded through Hugging Face `evaluate` from modules shipped with the package."""
+"""Evaluation metrics: BLEU (through Hugging Face `evaluate`, from a module shipped with the package), the diversity
+of generations (distinct-n), and a table comparing decoding strategies on both."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 import evaluate
+import pandas as pd
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from .generation import generate
 
 
 @cache
@@ -27,3 +33,48 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
         raise ValueError("BLEU needs at least one prediction.")
     result = _bleu_metric().compute(predictions=list(predictions), references=[[ref] for ref in references])
     return float(result["score"])
+
+
+def distinct_n(texts: Sequence[str], n: int) -> float:
+    """Diversity: the share of the texts' word n-grams that are distinct (Li et al. 2016, distinct-n), in [0, 1].
+
+    Counted over all texts together, so a model that answers every prompt alike scores low.
+
+    >>> distinct_n(["a b a b", "a b"], 2)  # 4 bigrams: (a b), (b a), (a b), (a b); 2 distinct
+    0.5
+    """
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}.")
+    grams = [tuple(words[i : i + n]) for words in (text.split() for text in texts) for i in range(len(words) - n + 1)]
+    return len(set(grams)) / len(grams) if grams else 0.0
+
+
+def decoding_table(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    references: Sequence[str],
+    strategies: Mapping[str, Mapping[str, Any]],
+    extract: Callable[[str], str],
+    max_new_tokens: int,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per decoding strategy: held-out BLEU, distinct-1 and distinct-2 of the answers, and their mean length.
+
+    ``strategies`` maps a name to `model.generate` options (`generation.DECODING_STRATEGIES`); ``extract`` cuts the
+    answer out of a generation. Every sampling strategy draws with the same ``seed``.
+    """
+    rows = []
+    for name, options in strategies.items():
+        texts = generate(model, tokenizer, prompts, max_new_tokens=max_new_tokens, desc=name, seed=seed, **options)
+        answers = [extract(text) for text in texts]
+        rows.append(
+            {
+                "strategy": name,
+                "BLEU": bleu(answers, references),
+                "distinct-1": distinct_n(answers, 1),
+                "distinct-2": distinct_n(answers, 2),
+                "mean words": sum(len(answer.split()) for answer in answers) / len(answers),
+            }
+        )
+    return pd.DataFrame(rows).set_index("strategy").round(3)

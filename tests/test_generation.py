@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.generation import generate
+from course_utils.generation import DECODING_STRATEGIES, generate, sample_with_filter
 
 # Prompts of different token lengths, so that a batch needs padding.
 PROMPTS = ["def", "The sum of", "SELECT", "### Instruction:\nAdd two numbers.\n\n### Response:\n"]
@@ -75,3 +75,51 @@ def test_generate_respects_max_new_tokens(tiny_model, tiny_tokenizer, max_new_to
     assert len(short_ids) == max_new_tokens
     # Greedy: the short continuation is the start of the long one.
     assert longer.startswith(short)
+
+
+def test_generate_sampling_is_repeatable_with_a_seed_and_varies_without_one(tiny_model, tiny_tokenizer):
+    options = {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0, "max_new_tokens": MAX_NEW}
+    prompts = PROMPTS[:1] * 6
+    first = generate(tiny_model, tiny_tokenizer, prompts, seed=3, **options)
+    assert generate(tiny_model, tiny_tokenizer, prompts, seed=3, **options) == first
+    # Six draws of the same prompt in one batch: sampling gives more than one continuation.
+    assert len(set(first)) > 1
+
+
+def test_generate_beam_search_with_one_beam_is_greedy(tiny_model, tiny_tokenizer, batched):
+    assert generate(tiny_model, tiny_tokenizer, PROMPTS, max_new_tokens=MAX_NEW, num_beams=1) == batched
+
+
+@pytest.mark.parametrize("name", sorted(DECODING_STRATEGIES))
+def test_every_decoding_strategy_runs(tiny_model, tiny_tokenizer, name):
+    texts = generate(tiny_model, tiny_tokenizer, PROMPTS, max_new_tokens=4, seed=0, **DECODING_STRATEGIES[name])
+    assert len(texts) == len(PROMPTS) and all(isinstance(text, str) for text in texts)
+
+
+def keep_the_best(logits: torch.Tensor) -> torch.Tensor:
+    """Top-k with k=1: every token but the most probable gets -inf, so sampling is greedy decoding."""
+    return torch.where(logits == logits.max(dim=-1, keepdim=True).values, logits, torch.tensor(float("-inf")))
+
+
+def test_sample_with_filter_keeping_only_the_best_token_is_greedy(tiny_model, tiny_tokenizer):
+    for prompt in PROMPTS:
+        expected = greedy_reference(tiny_model, tiny_tokenizer, prompt, MAX_NEW)
+        assert sample_with_filter(tiny_model, tiny_tokenizer, prompt, keep_the_best, MAX_NEW, seed=5) == expected
+
+
+def test_sample_with_filter_draws_from_the_filtered_distribution(tiny_model, tiny_tokenizer):
+    """Unfiltered, different seeds give different texts; the same seed gives the same text."""
+    draws = [sample_with_filter(tiny_model, tiny_tokenizer, PROMPTS[1], lambda x: x, MAX_NEW, seed=s) for s in range(4)]
+    assert len(set(draws)) > 1
+    assert sample_with_filter(tiny_model, tiny_tokenizer, PROMPTS[1], lambda x: x, MAX_NEW, seed=2) == draws[2]
+
+
+def test_sample_with_filter_passes_logits_of_shape_one_by_vocab(tiny_model, tiny_tokenizer):
+    shapes = []
+
+    def spy(logits: torch.Tensor) -> torch.Tensor:
+        shapes.append(tuple(logits.shape))
+        return logits
+
+    sample_with_filter(tiny_model, tiny_tokenizer, PROMPTS[0], spy, max_new_tokens=3, seed=0)
+    assert shapes and all(shape == (1, tiny_model.config.vocab_size) for shape in shapes)

@@ -1,15 +1,19 @@
+import copy
+
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 from course_utils.instruction import (
+    ALPACA_CHAT_TEMPLATE,
     IGNORE_INDEX,
     RESPONSE_TEMPLATE,
     CompletionOnlyCollator,
     completion_only_labels,
     find_subsequence,
     response_template_ids,
+    to_messages,
     trl_completion_labels,
     unpadded_labels,
 )
@@ -275,3 +279,22 @@ def test_collator_labels_equal_trl_completion_only_labels(tiny_model, tiny_token
         [*tiny_tokenizer(c, add_special_tokens=False)["input_ids"], tiny_tokenizer.eos_token_id] for c in COMPLETIONS
     ]
     assert kept == expected
+
+
+@pytest.mark.parametrize(
+    ("row", "prompt"),
+    [
+        ({"instruction": "Add two numbers.", "input": "", "output": "1"}, "### Instruction:\nAdd two numbers.\n\n"),
+        (
+            {"instruction": "Reverse the given string.", "input": "hello", "output": "olleh"},
+            "### Instruction:\nReverse the given string.\n\n### Input:\nhello\n\n",
+        ),
+    ],
+)
+def test_alpaca_chat_template_writes_the_lab_prompt(tiny_tokenizer, row, prompt):
+    tokenizer = copy.deepcopy(tiny_tokenizer)
+    tokenizer.chat_template = ALPACA_CHAT_TEMPLATE
+    rendered = tokenizer.apply_chat_template(to_messages(row), tokenize=False, add_generation_prompt=True)
+    assert rendered == prompt + RESPONSE_TEMPLATE
+    full = tokenizer.apply_chat_template(to_messages(row, with_response=True), tokenize=False)
+    assert full == prompt + RESPONSE_TEMPLATE + row["output"] + tokenizer.eos_token

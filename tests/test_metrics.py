@@ -3,7 +3,8 @@ import math
 import pytest
 import sacrebleu
 
-from course_utils.metrics import bleu
+from course_utils.generation import generate
+from course_utils.metrics import bleu, decoding_table, distinct_n
 
 
 def test_bleu_identical_is_100():
@@ -54,3 +55,31 @@ def test_bleu_length_mismatch_raises():
 def test_bleu_empty_input_raises():
     with pytest.raises(ValueError, match="at least one"):
         bleu([], [])
+
+
+def test_distinct_n_by_hand():
+    # unigrams: a b a b a b -> 2 distinct of 6; bigrams: (a b) (b a) (a b) | (a b) -> 2 distinct of 4
+    assert distinct_n(["a b a b", "a b"], 1) == pytest.approx(2 / 6)
+    assert distinct_n(["a b a b", "a b"], 2) == pytest.approx(2 / 4)
+    assert distinct_n(["x y z"], 3) == 1.0
+
+
+def test_distinct_n_counts_over_all_texts_so_identical_answers_score_low():
+    assert distinct_n(["def f(): pass"] * 4, 1) == pytest.approx(3 / 12)
+
+
+def test_distinct_n_without_ngrams_is_zero_and_bad_n_raises():
+    assert distinct_n(["", "one"], 2) == 0.0
+    with pytest.raises(ValueError, match="at least 1"):
+        distinct_n(["a"], 0)
+
+
+def test_decoding_table_has_one_row_per_strategy_with_the_greedy_bleu(tiny_model, tiny_tokenizer):
+    prompts, references = ["def", "The sum of"], ["def add(a, b):", "two numbers"]
+    strategies = {"greedy": {"do_sample": False}, "top-p 0.9": {"do_sample": True, "top_k": 0, "top_p": 0.9}}
+    table = decoding_table(tiny_model, tiny_tokenizer, prompts, references, strategies, str.strip, max_new_tokens=6)
+    assert list(table.index) == ["greedy", "top-p 0.9"]
+    assert list(table.columns) == ["BLEU", "distinct-1", "distinct-2", "mean words"]
+    greedy = [text.strip() for text in generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6)]
+    assert table.loc["greedy", "BLEU"] == round(bleu(greedy, references), 3)
+    assert table.loc["greedy", "distinct-1"] == round(distinct_n(greedy, 1), 3)

@@ -1,0 +1,54 @@
+import statistics
+
+import pytest
+
+from course_utils.checks import done_by_hand
+
+
+def test_done_by_hand_makes_the_function_raise_and_gives_it_back():
+    with done_by_hand(statistics.mean, exercise="the mean"):
+        with pytest.raises(NotImplementedError, match=r"Write the mean yourself: it may not call statistics\.mean\."):
+            statistics.mean([1, 2])
+    assert statistics.mean([1, 2]) == 1.5
+
+
+def test_done_by_hand_catches_a_copy_saved_before_and_a_library_calling_it():
+    saved = statistics.mean
+
+    def learners_mean(values):
+        return saved(values)
+
+    with done_by_hand(statistics.mean, exercise="the mean"), pytest.raises(NotImplementedError):
+        learners_mean([1, 2])
+    with done_by_hand(statistics.mean, exercise="the mean"), pytest.raises(NotImplementedError):
+        statistics.fmean.__globals__["mean"]([3])  # the module's own name for it
+
+
+def test_done_by_hand_restores_the_code_when_the_block_raises():
+    with pytest.raises(ZeroDivisionError), done_by_hand(statistics.median, exercise="the median"):
+        raise ZeroDivisionError
+    assert statistics.median([1, 2, 3]) == 2
+
+
+def test_done_by_hand_unwraps_decorators_and_refuses_closures():
+    import functools
+
+    def inner(x):
+        return x
+
+    @functools.wraps(inner)
+    def wrapper(x):
+        return inner(x)
+
+    with done_by_hand(wrapper, exercise="the identity"), pytest.raises(NotImplementedError):
+        wrapper(1)
+    assert wrapper(1) == 1
+    offset = 1
+
+    def closure(x):
+        return x + offset
+
+    with pytest.raises(TypeError, match="plain Python functions"), done_by_hand(closure, exercise="x"):
+        pass  # its code reads a free variable: it cannot be swapped for code without one
+    with pytest.raises(TypeError, match="plain Python functions"), done_by_hand(len, exercise="x"):
+        pass  # a builtin has no Python code to swap
