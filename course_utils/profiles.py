@@ -116,7 +116,8 @@ def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
 
     Args:
         profile: force a profile instead of detecting it (the ``COURSE_PROFILE`` variable does the same).
-        seed: the seed for Python, NumPy and PyTorch.
+        seed: the seed for Python, NumPy and PyTorch; the ``COURSE_SEED`` variable overrides it (to check that a
+            lab's training targets hold whatever the seed: ``benchmarks/training_targets.py``).
 
     Raises:
         CourseSetupError: in one line, when a library must be installed or the runtime restarted first.
@@ -126,7 +127,11 @@ def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is not a profile; choose one of {', '.join(PROFILES)}.")
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    chosen = Profile(name=name, device=device, seed=seed, max_steps=max_steps_from_environment())
+    seed_override = whole_number_from_environment("COURSE_SEED", minimum=0)
+    seed = seed if seed_override is None else seed_override
+    # COURSE_MAX_STEPS caps every training run: a profile's code path without its training time
+    max_steps = whole_number_from_environment("COURSE_MAX_STEPS", minimum=1)
+    chosen = Profile(name=name, device=device, seed=seed, max_steps=max_steps)
     if chosen.quiet:
         silence_libraries()
     seed_everything(seed)
@@ -137,13 +142,14 @@ def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
     return chosen
 
 
-def max_steps_from_environment() -> int | None:
-    """``COURSE_MAX_STEPS``, a cap on training steps that tries a profile's code path without its training time."""
-    value = os.environ.get("COURSE_MAX_STEPS", "").strip()
+def whole_number_from_environment(variable: str, minimum: int) -> int | None:
+    """The whole number in the environment variable ``variable`` (None when it is not set), or one clear line on
+    anything else."""
+    value = os.environ.get(variable, "").strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"COURSE_MAX_STEPS={value!r} is not a positive whole number of steps.")
+    if not value.isdigit() or int(value) < minimum:
+        raise ValueError(f"{variable}={value!r} is not a whole number of at least {minimum}.")
     return int(value)
 
 

@@ -13,6 +13,7 @@ def clean_env(monkeypatch):
     monkeypatch.delenv("NBGRADER_EXECUTION", raising=False)
     monkeypatch.delenv("COURSE_HUB_MIRROR", raising=False)
     monkeypatch.delenv("COURSE_MAX_STEPS", raising=False)
+    monkeypatch.delenv("COURSE_SEED", raising=False)
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     return monkeypatch
 
@@ -156,8 +157,21 @@ def test_setup_reads_a_dry_run_from_course_max_steps(clean_env, capsys):
     assert setup(profile="full").max_steps == 2
     assert "at most 2 steps" in capsys.readouterr().out.splitlines()[-1]
     clean_env.setenv("COURSE_MAX_STEPS", "two")
-    with pytest.raises(ValueError, match="COURSE_MAX_STEPS='two' is not a positive whole number"):
+    with pytest.raises(ValueError, match="COURSE_MAX_STEPS='two' is not a whole number of at least 1"):
         setup(profile="full")
+    clean_env.setenv("COURSE_MAX_STEPS", "0")
+    with pytest.raises(ValueError, match="COURSE_MAX_STEPS='0'"):
+        setup(profile="full")
+
+
+def test_setup_takes_its_seed_from_course_seed_when_set(clean_env):
+    assert setup(profile="tiny", seed=4).seed == 4
+    clean_env.setenv("COURSE_SEED", "7")
+    assert setup(profile="tiny", seed=4).seed == 7
+    assert torch.initial_seed() == 7  # everything was seeded with it
+    clean_env.setenv("COURSE_SEED", "-1")
+    with pytest.raises(ValueError, match="COURSE_SEED='-1' is not a whole number of at least 0"):
+        setup(profile="tiny")
 
 
 def test_setup_uses_course_profile_when_no_profile_given(clean_env, capsys):
