@@ -1,10 +1,15 @@
-"""What the labs' test cells use to check that an exercise was done, not handed to a library."""
+"""What the labs' test cells use to check an exercise: that it was done, not handed to a library, and what a plot
+shows, however it was drawn."""
 
 from __future__ import annotations
 
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.collections import PathCollection
 
 
 @contextmanager
@@ -48,3 +53,25 @@ def _raising(message: str) -> types.CodeType:
     namespace: dict[str, object] = {}
     exec(f"def stand_in(*args, **kwargs):\n    raise NotImplementedError({message!r})\n", namespace)
     return namespace["stand_in"].__code__  # type: ignore[attr-defined]
+
+
+def plotted_points(axes: Axes) -> dict[str, list[tuple[float, float]]]:
+    """The (x, y) points an Axes shows, by label, whether drawn as lines or as markers.
+
+    Lines come from ``axes.plot`` or pandas' ``.plot()``; point collections from ``axes.scatter`` or pandas'
+    ``.plot.scatter()``. Artists without a label of their own (matplotlib names them ``_child0``...) are under "".
+
+    >>> import matplotlib.pyplot as plt
+    >>> figure, axes = plt.subplots()
+    >>> _ = axes.plot([1, 2], [3, 4], label="train"); _ = axes.scatter([5], [6])
+    >>> plotted_points(axes)
+    {'train': [(1.0, 3.0), (2.0, 4.0)], '': [(5.0, 6.0)]}
+    """
+    shown: dict[str, list[tuple[float, float]]] = {}
+    artists = [(line, line.get_xydata()) for line in axes.lines]
+    artists += [(points, points.get_offsets()) for points in axes.collections if isinstance(points, PathCollection)]
+    for artist, xy in artists:
+        label = artist.get_label()
+        key = "" if label.startswith("_") else label
+        shown.setdefault(key, []).extend((float(x), float(y)) for x, y in np.asarray(xy, dtype=float).reshape(-1, 2))
+    return shown

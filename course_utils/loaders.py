@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
 from transformers import (
@@ -79,6 +81,25 @@ def load_reward_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedToke
     return model.to(profile.device), tokenizer
 
 
+def load_saved_reward_model(path: str | Path, device: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A reward model saved by ``RewardTrainer.save_model`` (Lab 2; Lab 5 reuses it), ready to score texts.
+
+    In ``tiny`` the folder holds the whole model; in ``full``, a LoRA adapter (with the trained score head) that is
+    put on its base model and merged into it, so that scoring costs no more than with a plain model.
+    """
+    path = Path(path)
+    if (path / "adapter_config.json").exists():
+        from peft import AutoPeftModelForSequenceClassification
+
+        adapted = AutoPeftModelForSequenceClassification.from_pretrained(path, num_labels=1, dtype=torch.float32)
+        model = adapted.merge_and_unload()
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    tokenizer = load_tokenizer(str(path))
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model.to(device).eval(), tokenizer
+
+
 def load_instruct_pairs(profile: Profile) -> Dataset:
     """synthetic-instruct-gptj-pairwise (prompt / chosen / rejected): its single train split, every row.
 
@@ -114,14 +135,23 @@ def load_imdb(profile: Profile, split: str = "train") -> Dataset:
     return load_dataset(resolve("imdb", profile), split=split)
 
 
-def load_dpo_models(profile: Profile) -> tuple[PreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase]:
-    """Lab 4's policy and its frozen reference: two copies of gpt2 (or of the packaged tiny GPT-2), and the tokenizer.
+def load_dpo_models(
+    profile: Profile, source: str | Path | None = None
+) -> tuple[PreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase]:
+    """Lab 4's policy and its frozen reference, two copies of the same model, and the tokenizer.
 
-    The reference is loaded from the same source, not copied from the policy in memory: ``trl.DPOTrainer`` needs
-    either an explicit reference model or a policy it can reload by name.
+    ``source`` is the SFT model Lab 4 trains first (a directory); without it, gpt2 (or the packaged tiny GPT-2).
+    The reference is loaded again, not copied from the policy in memory: ``trl.DPOTrainer`` needs either an explicit
+    reference model or a policy it can reload by name.
     """
-    policy, tokenizer = load_causal_lm("dpo_model", profile)
-    reference, _ = load_causal_lm("dpo_model", profile)
+    if source is None:
+        policy, tokenizer = load_causal_lm("dpo_model", profile)
+        reference, _ = load_causal_lm("dpo_model", profile)
+    else:
+        policy, reference = (
+            AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(profile.device) for _ in range(2)
+        )
+        tokenizer = load_tokenizer(str(source))
     return policy, reference.eval().requires_grad_(False), tokenizer
 
 

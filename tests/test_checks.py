@@ -52,3 +52,23 @@ def test_done_by_hand_unwraps_decorators_and_refuses_closures():
         pass  # its code reads a free variable: it cannot be swapped for code without one
     with pytest.raises(TypeError, match="plain Python functions"), done_by_hand(len, exercise="x"):
         pass  # a builtin has no Python code to swap
+
+
+def test_plotted_points_reads_lines_scatters_and_pandas_plots_alike():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from course_utils.checks import plotted_points
+
+    expected = [(1.0, 0.5), (2.0, -1.0), (3.0, 2.0)]
+    frame = pd.DataFrame({"length": [1, 2, 3], "reward": [0.5, -1.0, 2.0]})
+    figure, (lines, markers, pandas_scatter, pandas_line) = plt.subplots(1, 4)
+    lines.plot(frame["length"], frame["reward"], "o", label="held-out")
+    markers.scatter(frame["length"], frame["reward"])
+    frame.plot.scatter(x="length", y="reward", ax=pandas_scatter)
+    frame.plot(x="length", y="reward", ax=pandas_line)
+    assert plotted_points(lines) == {"held-out": expected}
+    assert plotted_points(markers) == {"": expected}
+    assert plotted_points(pandas_scatter) == {"": expected}
+    assert plotted_points(pandas_line) == {"reward": expected}
+    plt.close(figure)

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.loaders import load_reward_model
+from course_utils.loaders import load_reward_model, load_saved_reward_model
 from course_utils.profiles import Profile
 from course_utils.reward import reward_scores, trl_reward_loss, with_eos
 
@@ -79,3 +79,34 @@ def test_trl_reward_loss_rejects_unpaired_input(reward_model_and_tokenizer, chos
     model, tokenizer = reward_model_and_tokenizer
     with pytest.raises(ValueError, match="as many chosen as rejected"):
         trl_reward_loss(model, tokenizer, chosen, rejected)
+
+
+def test_load_saved_reward_model_gives_the_same_rewards_for_a_whole_model(reward_model_and_tokenizer, tmp_path):
+    model, tokenizer = reward_model_and_tokenizer
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tokenizer = load_saved_reward_model(tmp_path, "cpu")
+    assert loaded.config.pad_token_id == loaded_tokenizer.pad_token_id
+    torch.testing.assert_close(reward_scores(loaded, loaded_tokenizer, TEXTS), reward_scores(model, tokenizer, TEXTS))
+
+
+def test_load_saved_reward_model_merges_a_lora_adapter_and_its_score_head(tmp_path):
+    """The full profile saves an adapter: loaded back and merged, it scores as the adapted model did."""
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(1)
+    base, tokenizer = load_reward_model(Profile("tiny", "cpu"))
+    untuned = reward_scores(base, tokenizer, TEXTS)
+    config = LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, task_type="SEQ_CLS")
+    adapted = get_peft_model(base, config)
+    with torch.no_grad():  # LoRA's B starts at zero and the head copy equals the base's: move both, as training would
+        for name, parameter in adapted.named_parameters():
+            if "lora_B" in name or "modules_to_save" in name:
+                parameter.add_(0.05 * torch.randn_like(parameter))
+    expected = reward_scores(adapted, tokenizer, TEXTS)
+    adapted.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    loaded, loaded_tokenizer = load_saved_reward_model(tmp_path, "cpu")
+    assert not hasattr(loaded, "peft_config") or not loaded.peft_config, "the adapter should be merged"
+    torch.testing.assert_close(reward_scores(loaded, loaded_tokenizer, TEXTS), expected, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(expected, untuned, atol=1e-3), "the adapter should change the rewards"
