@@ -50,6 +50,30 @@ def plot_loss(log_history: Sequence[dict[str, Any]], title: str = "Training loss
     return plot_history(log_history, {"cross-entropy loss (nats per token)": ("loss", "eval_loss")}, title)
 
 
+def plot_logps(log_history: Sequence[dict[str, Any]], title: str = "Log-probabilities of the answers") -> Figure:
+    """The policy's mean log-probability of the chosen and of the rejected answers during DPO, against the step.
+
+    TRL logs them as ``logps/chosen`` and ``logps/rejected`` (``eval_`` for the held-out pairs, dashed). The margin
+    grows when the gap between the two grows, which can happen while *both* fall: likelihood displacement.
+    """
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for key, colour in (("chosen", "tab:green"), ("rejected", "tab:red")):
+        for prefix, style, where in (("", "-", "train"), ("eval_", "o--", "eval")):
+            steps, values = history_series(log_history, f"{prefix}logps/{key}")
+            if steps:
+                axes.plot(steps, values, style, color=colour, label=f"{key} ({where})")
+    if not axes.lines:
+        plt.close(figure)
+        raise ValueError("log_history has no 'logps/chosen' or 'logps/rejected' entries: was a DPOTrainer trained?")
+    axes.set_xlabel("optimizer step")
+    axes.set_ylabel("mean log-probability of the answer")
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
 def plot_reward_distributions(
     chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor, title: str = "Rewards on held-out pairs"
 ) -> Figure:
@@ -98,5 +122,36 @@ def plot_ppo_history(history: Sequence[dict[str, float]], title: str = "PPO trai
         axes.set_ylabel(label)
         axes.grid(alpha=0.3)
     figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_curves(
+    curves: Mapping[str, Sequence[Sequence[float]]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    reference: float | None = None,
+) -> Figure:
+    """Curves against the step, one colour per label; a label with several runs (seeds) shows each run thin and
+    their mean thick, so that the spread between runs is visible. ``reference`` draws a dashed horizontal line
+    (a target, or the best value possible)."""
+    if not curves or any(not runs or not all(runs) for runs in curves.values()):
+        raise ValueError("Give every label at least one run with at least one value.")
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for (label, runs), colour in zip(curves.items(), plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False):
+        values = torch.tensor([list(run) for run in runs], dtype=torch.float)  # (runs, steps)
+        steps = list(range(1, values.shape[1] + 1))
+        if len(runs) > 1:
+            for run in values:
+                axes.plot(steps, run.tolist(), color=colour, alpha=0.25, linewidth=0.8)
+        axes.plot(steps, values.mean(dim=0).tolist(), color=colour, linewidth=2, label=label)
+    if reference is not None:
+        axes.axhline(reference, color="black", linestyle="--", linewidth=1)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
     figure.tight_layout()
     return figure

@@ -9,7 +9,9 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from course_utils.plots import (
     history_series,
+    plot_curves,
     plot_history,
+    plot_logps,
     plot_loss,
     plot_ppo_history,
     plot_reward_distributions,
@@ -151,3 +153,45 @@ def test_plot_ppo_history_draws_reward_kl_and_coefficient_per_step():
 def test_plot_ppo_history_needs_a_step():
     with pytest.raises(ValueError, match="at least one PPO step"):
         plot_ppo_history([])
+
+
+def test_plot_curves_draws_each_run_thin_and_the_mean_thick():
+    figure = plot_curves(
+        {"no baseline": [[1.0, 2.0], [3.0, 4.0]], "baseline": [[5.0, 6.0]]},
+        xlabel="step",
+        ylabel="expected reward",
+        title="toy",
+        reference=3.0,
+    )
+    axes = figure.axes[0]
+    labelled = {line.get_label(): list(line.get_ydata()) for line in axes.lines if not line.get_label().startswith("_")}
+    assert labelled == {"no baseline": [2.0, 3.0], "baseline": [5.0, 6.0]}  # the mean of (1, 3) and of (2, 4)
+    thin = [list(line.get_ydata()) for line in axes.lines if line.get_label().startswith("_") and line.get_alpha()]
+    assert thin == [[1.0, 2.0], [3.0, 4.0]]  # one seed alone is drawn only as its mean
+    assert (axes.get_xlabel(), axes.get_ylabel(), axes.get_title()) == ("step", "expected reward", "toy")
+    assert [list(line.get_ydata()) for line in axes.lines if line.get_linestyle() == "--"] == [[3.0, 3.0]]
+    plt.close(figure)
+
+
+def test_plot_curves_rejects_an_empty_run():
+    with pytest.raises(ValueError, match="at least one run"):
+        plot_curves({"a": [[]]}, "step", "reward", "empty")
+
+
+def test_plot_logps_draws_chosen_and_rejected_train_and_eval():
+    history = [
+        {"logps/chosen": -10.0, "logps/rejected": -12.0, "step": 5},
+        {"logps/chosen": -11.0, "logps/rejected": -16.0, "step": 10},
+        {"eval_logps/chosen": -10.5, "eval_logps/rejected": -15.0, "step": 10},
+    ]
+    figure = plot_logps(history)
+    lines = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in figure.axes[0].lines}
+    assert lines == {
+        "chosen (train)": ([5, 10], [-10.0, -11.0]),
+        "chosen (eval)": ([10], [-10.5]),
+        "rejected (train)": ([5, 10], [-12.0, -16.0]),
+        "rejected (eval)": ([10], [-15.0]),
+    }
+    plt.close(figure)
+    with pytest.raises(ValueError, match="logps/chosen"):
+        plot_logps([{"loss": 1.0, "step": 1}])

@@ -148,9 +148,20 @@ def policy_stats(
 
 def clipped_value_loss(
     values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, cliprange_value: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The value head's clipped squared error (halved), and the fraction of tokens where clipping decided it."""
+) -> torch.Tensor:
+    """The value head's clipped squared error, halved and averaged over response tokens.
+
+    The new value may move at most ``cliprange_value`` from the value at rollout time before the error stops
+    rewarding the move: ``0.5 max((V - R)^2, (V_old + clip(V - V_old, -eps, eps) - R)^2)``, the same pessimism as
+    the policy's clipped loss, applied to the critic.
+    """
     clipped = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
-    unclipped_error, clipped_error = (values - returns).square(), (clipped - returns).square()
-    loss = 0.5 * masked_mean(torch.maximum(unclipped_error, clipped_error), mask)
-    return loss, masked_mean((clipped_error > unclipped_error).float(), mask)
+    return 0.5 * masked_mean(torch.maximum((values - returns).square(), (clipped - returns).square()), mask)
+
+
+def value_clipfrac(
+    values: torch.Tensor, old_values: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, cliprange_value: float
+) -> torch.Tensor:
+    """The fraction of response tokens whose value loss the clipping decided (``ppo/val/clipfrac``)."""
+    clipped = old_values + torch.clamp(values - old_values, -cliprange_value, cliprange_value)
+    return masked_mean(((clipped - returns).square() > (values - returns).square()).float(), mask)

@@ -10,7 +10,7 @@ One PPO step, given a batch of queries, the policy's sampled responses and a rew
    ``vf_coef`` times the clipped value loss.
 5. **KL control**: the KL coefficient adapts towards a target KL (or stays fixed).
 
-The per-token rewards, the advantages and the policy loss are pluggable callables (defaulting to
+The per-token rewards, the advantages, the policy loss and the value loss are pluggable callables (defaulting to
 ``course_utils.ppo.losses``), so a learner's own functions can drive training. The model runs through
 ``accelerate``: the same code trains on a CPU, a GPU, or several GPUs under ``accelerate launch``.
 """
@@ -42,12 +42,14 @@ from .losses import (
     masked_var,
     masked_whiten,
     policy_stats,
+    value_clipfrac,
 )
 from .value_head import CausalLMWithValueHead
 
 RewardsFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
 AdvantagesFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, float], tuple[torch.Tensor, torch.Tensor]]
 PolicyLossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor]
+ValueLossFn = PolicyLossFn  # (values, old values, returns, mask, cliprange_value) -> a scalar loss
 
 
 @dataclass
@@ -191,10 +193,12 @@ class PPOTrainer:
         rewards_fn: RewardsFn = kl_penalised_rewards,
         advantages_fn: AdvantagesFn = gae_advantages,
         policy_loss_fn: PolicyLossFn = clipped_policy_loss,
+        value_loss_fn: ValueLossFn = clipped_value_loss,
     ) -> None:
         self.config = config
         self.tokenizer = tokenizer
         self.rewards_fn, self.advantages_fn, self.policy_loss_fn = rewards_fn, advantages_fn, policy_loss_fn
+        self.value_loss_fn = value_loss_fn
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
         self.generator = torch.Generator().manual_seed(config.seed)
         if ref_model is None:
@@ -313,7 +317,7 @@ class PPOTrainer:
         logits, values = self._policy_forward(part.input_ids, part.attention_mask)
         logprobs = logprobs_from_logits(logits, part.input_ids[:, 1:])
         policy_loss = self.policy_loss_fn(logprobs, part.old_logprobs, part.advantages, mask, config.cliprange)
-        value_loss, value_clipfrac = clipped_value_loss(values, part.values, returns, mask, config.cliprange_value)
+        value_loss = self.value_loss_fn(values, part.values, returns, mask, config.cliprange_value)
         loss = policy_loss + config.vf_coef * value_loss
         moved = policy_stats(logprobs.detach(), part.old_logprobs, part.advantages, mask, config.cliprange)
         # Every process must make the same choice, or the others would wait forever for its gradients.
@@ -335,7 +339,9 @@ class PPOTrainer:
             "ppo/policy/skipped": float(skipped),
             "ppo/val/vpred": masked_mean(values.detach(), mask).item(),
             "ppo/val/error": masked_mean((values.detach() - returns).square(), mask).item(),
-            "ppo/val/clipfrac": value_clipfrac.item(),
+            "ppo/val/clipfrac": value_clipfrac(
+                values.detach(), part.values, returns, mask, config.cliprange_value
+            ).item(),
         }
 
     def _policy_forward(

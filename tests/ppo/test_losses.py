@@ -20,6 +20,7 @@ from course_utils.ppo.losses import (
     masked_var,
     masked_whiten,
     policy_stats,
+    value_clipfrac,
 )
 
 # Two-token vocabulary with logits (0, ln 3): probabilities (1/4, 3/4).
@@ -149,11 +150,18 @@ def test_policy_loss_and_stats_when_nothing_moved():
 
 def test_clipped_value_loss_by_hand():
     # Value 0 moved from 0 to 1 (clipped to 0.2): max((1-2)^2, (0.2-2)^2) = 3.24; value 1: (0+1)^2 = 1.
-    loss, clipfrac = clipped_value_loss(
-        torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), torch.tensor([[2.0, -1.0]]), torch.ones(1, 2), 0.2
-    )
-    close(loss, 0.5 * (3.24 + 1.0) / 2)
-    close(clipfrac, 0.5)
+    args = (torch.tensor([[1.0, 0.0]]), torch.zeros(1, 2), torch.tensor([[2.0, -1.0]]), torch.ones(1, 2), 0.2)
+    close(clipped_value_loss(*args), 0.5 * (3.24 + 1.0) / 2)
+    close(value_clipfrac(*args), 0.5)  # only value 0's loss was decided by the clipping
+
+
+def test_clipped_value_loss_gives_no_gradient_past_the_clip_towards_the_return():
+    # Value 0 moved from 0 to 0.5 towards its return 2: the clipped error (0.2 - 2)^2 is larger and flat in V.
+    # Value 1 moved from 0 to -0.5 away from its return 1: the unclipped error (-0.5 - 1)^2 is larger, gradient flows.
+    values = torch.tensor([[0.5, -0.5]], requires_grad=True)
+    returns = torch.tensor([[2.0, 1.0]])
+    clipped_value_loss(values, torch.zeros(1, 2), returns, torch.ones(1, 2), 0.2).backward()
+    close(values.grad, torch.tensor([[0.0, 0.5 * (-0.5 - 1.0)]]))  # d/dV of 0.5 * (V - R)^2 / 2 tokens
 
 
 def test_adaptive_kl_controller_moves_towards_the_target():

@@ -193,7 +193,7 @@ def test_stats_do_not_depend_on_what_the_padding_token_is(tokenizer):
 
 
 def test_learner_functions_drive_the_step(model, tokenizer):
-    calls = {"rewards": 0, "advantages": 0, "policy_loss": 0}
+    calls = {"rewards": 0, "advantages": 0, "policy_loss": 0, "value_loss": 0}
 
     def rewards_fn(scores, kl, mask, kl_coef):
         calls["rewards"] += 1
@@ -208,14 +208,25 @@ def test_learner_functions_drive_the_step(model, tokenizer):
         calls["policy_loss"] += 1
         return (logprobs * mask).sum() * 0.0
 
+    def value_loss_fn(values, old_values, returns, mask, cliprange_value):
+        calls["value_loss"] += 1
+        assert cliprange_value == config.cliprange_value
+        return (values * mask).sum() * 0.0
+
     config = PPOConfig(batch_size=8, mini_batch_size=4, ppo_epochs=2)
     trainer = PPOTrainer(
-        config, model, tokenizer, rewards_fn=rewards_fn, advantages_fn=advantages_fn, policy_loss_fn=policy_loss_fn
+        config,
+        model,
+        tokenizer,
+        rewards_fn=rewards_fn,
+        advantages_fn=advantages_fn,
+        policy_loss_fn=policy_loss_fn,
+        value_loss_fn=value_loss_fn,
     )
     queries = queries_for(tokenizer, 8)
     stats = trainer.step(queries, trainer.generate(queries, max_new_tokens=4, do_sample=False), torch.ones(8))
-    assert calls == {"rewards": 1, "advantages": 1, "policy_loss": 4}  # 2 epochs x 2 mini-batches
-    assert stats["ppo/loss/policy"] == 0.0
+    assert calls == {"rewards": 1, "advantages": 1, "policy_loss": 4, "value_loss": 4}  # 2 epochs x 2 mini-batches
+    assert stats["ppo/loss/policy"] == 0.0 and stats["ppo/loss/value"] == 0.0
 
 
 def test_the_reference_model_stays_frozen(model, tokenizer):
