@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from course_utils.dpo import completion_logprobs, trl_dpo_batch
+from course_utils.dpo import completion_logprobs, train_sft_reference, trl_dpo_batch
 from course_utils.loaders import load_causal_lm, load_dpo_models
 
 PROMPTS = ["Human: How do I boil an egg?\n\nAssistant:", "Human: Give me some tips to bake bread.\n\nAssistant:"]
@@ -82,3 +82,40 @@ def test_trl_dpo_batch_rejects_unmatched_rows(models):
     policy, reference, tokenizer = models
     with pytest.raises(ValueError, match="as many prompts"):
         trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED[:1])
+
+
+@pytest.mark.parametrize("beta", [0.1, 0.5])
+def test_trl_ipo_loss_is_the_squared_distance_of_the_mean_token_margin_from_one_over_two_beta(models, nudged, beta):
+    """TRL's IPO averages each completion's log-ratio over its tokens (its EOS included) before the square."""
+    _, reference, tokenizer = models
+    result = trl_dpo_batch(nudged, reference, tokenizer, PROMPTS, CHOSEN, REJECTED, beta=beta, loss_type="ipo")
+    ratios = completion_logprobs(nudged, result.inputs) - completion_logprobs(reference, result.inputs)  # (4,)
+    tokens = result.inputs["completion_mask"].sum(dim=1)  # (4,): completion tokens of each row
+    chosen, rejected = (ratios / tokens).chunk(2)
+    assert result.loss == pytest.approx(((chosen - rejected - 1 / (2 * beta)) ** 2).mean().item(), abs=1e-4)
+
+
+def test_train_sft_reference_raises_the_chosen_answers_and_saves_a_plain_model(tiny_profile, tmp_path):
+    from datasets import Dataset
+    from trl import SFTConfig
+
+    from course_utils.training import trainer_kwargs
+
+    policy, reference, tokenizer = load_dpo_models(tiny_profile)
+    pairs = Dataset.from_dict({"prompt": PROMPTS, "chosen": CHOSEN, "rejected": REJECTED})
+    before = trl_dpo_batch(policy, reference, tokenizer, PROMPTS, CHOSEN, REJECTED).inputs
+    chosen_before = completion_logprobs(policy, before)[:2]
+    config = SFTConfig(
+        output_dir=str(tmp_path / "checkpoints"),
+        max_steps=8,
+        learning_rate=1e-3,
+        per_device_train_batch_size=2,
+        logging_steps=1,
+        **trainer_kwargs(tiny_profile),
+    )
+    history = train_sft_reference(policy, tokenizer, pairs, config, tmp_path / "sft")
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    assert len(losses) == 8 and losses[-1] < losses[0]
+    sft_policy, sft_reference, _ = load_dpo_models(tiny_profile, source=tmp_path / "sft")
+    assert all(torch.equal(a, b) for a, b in zip(sft_policy.parameters(), sft_reference.parameters(), strict=True))
+    assert (completion_logprobs(sft_policy, before)[:2] > chosen_before + 1.0).all()  # the chosen answers, learned
