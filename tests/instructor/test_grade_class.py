@@ -33,7 +33,7 @@ from course_utils.instructor.grading.sandbox import Limits
 from course_utils.instructor.grading.worker import TRUNCATED
 
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
-MAX = 11.0
+MAX = 13.0
 # Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
 LIMITS = Limits(wall_seconds=400, cell_seconds=20)  # the looping case waits this long
 
@@ -45,7 +45,9 @@ GRADED_CELLS = {
         "test_matches_trl",
         "test_trainer",
         "test_extract_response",
+        "test_training_target",
         "test_load_tuned_model",
+        "test_filter_logits",
     },
     "lab2_reward_modeling": {
         "test_format_conversation",
@@ -54,22 +56,31 @@ GRADED_CELLS = {
         "test_matches_trl",
         "test_trainer",
         "test_pairwise_accuracy",
+        "test_training_target",
         "test_score",
+        "test_plot_reward_against_length",
     },
     "lab3_ppo_sentiment": {
+        "test_reinforce_gradient",
+        "test_toy_policy_learns",
         "test_build_queries",
         "test_positive_logits",
         "test_kl_penalised_rewards",
         "test_gae_advantages",
         "test_clipped_policy_loss",
+        "test_clipped_value_loss",
         "test_training",
+        "test_control_rewards",
+        "test_control_training_target",
     },
     "lab4_dpo": {
         "test_to_preference_strings",
         "test_sequence_logprobs",
         "test_dpo_loss",
         "test_matches_trl",
+        "test_ipo_loss",
         "test_trainer",
+        "test_training_target",
         "test_plot_dpo_history",
         "test_load_policy",
     },
@@ -202,21 +213,24 @@ def graded(tmp_path_factory):
 
 # student -> (points, how the run ended, {question: (status, reason)} for every question that lost points)
 EXPECTED = {
-    "wrong": (10.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
-    "edited": (10.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
+    "wrong": (12.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
+    "edited": (12.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
     "points": (MAX, "ok", {}),
     "ungraded": (MAX, "ok", {}),
-    "deleted": (9.0, "ok", {"test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON)}),
+    "deleted": (12.0, "ok", {"test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON)}),
     "stripped": (MAX, "ok", {}),
     "colab": (MAX, "ok", {}),
     "noisy": (MAX, "ok", {}),
-    "looping": (9.0, "ok", {"test_pairwise_accuracy": ("failed", INTERRUPTED)}),
+    "looping": (12.0, "ok", {"test_pairwise_accuracy": ("failed", INTERRUPTED)}),
     "crashing": (
         8.0,
         "kernel died",
-        {"test_pairwise_accuracy": ("not run", KERNEL_DIED), "test_score": ("not run", KERNEL_DIED)},
+        dict.fromkeys(
+            ["test_pairwise_accuracy", "test_training_target", "test_score", "test_plot_reward_against_length"],
+            ("not run", KERNEL_DIED),
+        ),
     ),
-    "hoarding": (10.0, "ok", {"test_score": ("failed", "MemoryError")}),
+    "hoarding": (12.0, "ok", {"test_score": ("failed", "MemoryError")}),
     "chatty": (MAX, "ok", {}),
     "hostile": (MAX, "ok", {}),
     # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
@@ -340,7 +354,7 @@ def test_wrappers_around_the_references_earn_nothing_for_those_exercises(graded)
         " an exercise; write yours yourself",
         "test_clipped_policy_loss": f"delegation: clipped_policy_loss {calls}.clipped_policy_loss",
     }
-    assert (lab.points, lab.max_points) == (5.0, 12.0)  # what its own work earns: two exercises and the training
+    assert (lab.points, lab.max_points) == (13.0, 20.0)  # what its own work earns: every other exercise and target
 
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
@@ -375,10 +389,8 @@ def test_exports_have_a_row_per_question_and_per_lab(graded):
         rows = list(csv.DictReader(handle))
     assert len(rows) == sum(len(lab.results) for lab in grades.values())
     crashing = [row for row in rows if row["student"] == "crashing" and row["status"] != "passed"]
-    assert {(row["question"], row["reason"]) for row in crashing} == {
-        ("test_pairwise_accuracy", KERNEL_DIED),
-        ("test_score", KERNEL_DIED),
-    }
+    _, _, lost = EXPECTED["crashing"]
+    assert {(row["question"], row["reason"]) for row in crashing} == {(q, reason) for q, (_, reason) in lost.items()}
     with (course_dir / "exports" / "grades.csv").open() as handle:
         totals = {(row["student"], row["lab"]): float(row["points"]) for row in csv.DictReader(handle)}
     assert totals == {key: lab.points for key, lab in grades.items()}
@@ -392,7 +404,7 @@ def test_feedback_shows_no_hidden_test(graded):
         page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()
         text = html.unescape(re.sub(r"<[^>]+>", "", page))
         assert [line for line in hidden if line in text] == [], student
-        assert f"Score: {grades[(student, LAB)].points:g} / 11" in text
+        assert f"Score: {grades[(student, LAB)].points:g} / {MAX:g}" in text
 
 
 def test_grading_again_is_idempotent(graded, tmp_path):
