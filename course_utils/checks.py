@@ -3,6 +3,7 @@ shows, however it was drawn."""
 
 from __future__ import annotations
 
+import sys
 import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +19,9 @@ def done_by_hand(*functions: Callable, exercise: str) -> Iterator[None]:
 
     The functions' *code* is swapped, not the names that hold them, so a copy saved earlier, a method reached
     through an instance or a library that calls them on the learner's behalf all raise too; on leaving, each gets
-    its own code back.
+    its own code back. A new function made from the original code object (``types.FunctionType(f.__code__, ...)``)
+    escapes the swap, so a profiler watches for that code running, and the block fails on leaving if it ran (or if
+    the profiler was switched off inside).
 
     >>> import statistics
     >>> with done_by_hand(statistics.mean, exercise="the mean"):
@@ -29,6 +32,13 @@ def done_by_hand(*functions: Callable, exercise: str) -> Iterator[None]:
     1.5
     """
     originals: list[tuple[types.FunctionType, types.CodeType]] = []
+    ran: list[str] = []
+
+    def watch(frame: types.FrameType, event: str, arg: object) -> None:
+        if event == "call" and any(frame.f_code is code for _, code in originals):
+            ran.append(f"{frame.f_globals.get('__name__', '?')}.{frame.f_code.co_qualname}")
+
+    previous = sys.getprofile()
     try:
         for function in functions:
             inner = function
@@ -38,10 +48,17 @@ def done_by_hand(*functions: Callable, exercise: str) -> Iterator[None]:
                 raise TypeError(f"done_by_hand takes plain Python functions, not {function!r}.")
             originals.append((inner, inner.__code__))
             inner.__code__ = _raising(f"Write {exercise} yourself: it may not call {_name(inner)}.")
+        sys.setprofile(watch)
         yield
+        watched_to_the_end = sys.getprofile() is watch
     finally:
+        sys.setprofile(previous)
         for inner, code in originals:
             inner.__code__ = code
+    if ran:
+        raise NotImplementedError(f"Write {exercise} yourself: it ran a copy of {ran[0]}.")
+    if not watched_to_the_end:
+        raise RuntimeError(f"{exercise} switched off the check that it is done by hand (sys.setprofile).")
 
 
 def _name(function: types.FunctionType) -> str:

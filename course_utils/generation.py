@@ -13,7 +13,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from .quiet import progress_bars_enabled
 
 # The strategies Lab 1 compares, as `model.generate` keyword arguments. `top_k=0, top_p=1.0` switch those filters
-# off explicitly: a checkpoint's generation_config may switch them on (GPT-2's sets top_k=50).
+# off explicitly: transformers' default generation settings sample with top_k=50, and a checkpoint may set its own.
 DECODING_STRATEGIES: dict[str, dict[str, Any]] = {
     "greedy": {"do_sample": False},
     "beam search, 4 beams": {"do_sample": False, "num_beams": 4},

@@ -82,7 +82,7 @@ def load_reward_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedToke
 
 
 def load_saved_reward_model(path: str | Path, device: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A reward model saved by ``RewardTrainer.save_model`` (Lab 2; Lab 5 reuses it), ready to score texts.
+    """A reward model saved by ``RewardTrainer.save_model`` (Lab 2), ready to score texts.
 
     In ``tiny`` the folder holds the whole model; in ``full``, a LoRA adapter (with the trained score head) that is
     put on its base model and merged into it, so that scoring costs no more than with a plain model.

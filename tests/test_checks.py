@@ -72,3 +72,22 @@ def test_plotted_points_reads_lines_scatters_and_pandas_plots_alike():
     assert plotted_points(pandas_scatter) == {"": expected}
     assert plotted_points(pandas_line) == {"reward": expected}
     plt.close(figure)
+
+
+def test_done_by_hand_catches_a_function_rebuilt_from_the_original_code():
+    import types
+
+    rebuilt = types.FunctionType(statistics.median.__code__, statistics.median.__globals__)
+    with pytest.raises(NotImplementedError, match=r"ran a copy of statistics\.median"):  # noqa: PT012
+        with done_by_hand(statistics.median, exercise="the median"):
+            assert rebuilt([1, 2, 3]) == 2  # the copy runs: the block fails on leaving
+    assert statistics.median([1, 2, 3]) == 2
+
+
+def test_done_by_hand_fails_when_the_profiler_is_switched_off_inside():
+    import sys
+
+    with pytest.raises(RuntimeError, match="switched off"):  # noqa: PT012
+        with done_by_hand(statistics.median, exercise="the median"):
+            sys.setprofile(None)
+    assert sys.getprofile() is None

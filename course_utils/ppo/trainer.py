@@ -74,6 +74,9 @@ class PPOConfig:
     max_grad_norm: float | None = None  # gradient clipping, off as in the classic recipe
     mixed_precision: str = "no"  # "fp16" on a T4, "bf16" on newer GPUs
     seed: int = 0
+    # Token ids the policy may never write (Lab 3's control tokens): left out when sampling and of the distributions
+    # the log-probabilities and KL are computed from, for policy and reference alike, so the two stay consistent.
+    suppress_tokens: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kl_penalty not in KL_PENALTIES:
@@ -85,6 +88,8 @@ class PPOConfig:
             )
         if self.ppo_epochs < 1:
             raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}.")
+        if any(not isinstance(token, int) or token < 0 for token in self.suppress_tokens):
+            raise ValueError(f"suppress_tokens must be token ids (whole numbers >= 0), got {self.suppress_tokens!r}.")
 
 
 @dataclass
@@ -226,7 +231,9 @@ class PPOTrainer:
         batch_size: int = 16,
         **generation_kwargs,
     ) -> list[torch.Tensor]:
-        """The policy's responses to ``queries``: see ``sample_responses``."""
+        """The policy's responses to ``queries`` (see ``sample_responses``), never with ``config.suppress_tokens``."""
+        if self.config.suppress_tokens:
+            generation_kwargs = {"suppress_tokens": list(self.config.suppress_tokens), **generation_kwargs}
         return sample_responses(self.policy, self.tokenizer, queries, length_sampler, batch_size, **generation_kwargs)
 
     def step(
@@ -350,12 +357,21 @@ class PPOTrainer:
         """Logits and values aligned on the predicted token (the last position predicts nothing)."""
         with self.accelerator.autocast():
             logits, values = self.model(input_ids, attention_mask)
-        return logits[:, :-1].float(), values[:, :-1].float()
+        return self._suppressed(logits[:, :-1].float()), values[:, :-1].float()
 
     def _reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         with self.accelerator.autocast():
             logits = self.ref_model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return logits[:, :-1].float()
+        return self._suppressed(logits[:, :-1].float())
+
+    def _suppressed(self, logits: torch.Tensor) -> torch.Tensor:
+        """``logits`` with the suppressed tokens' set to the lowest float: probability 0 after the softmax, and finite,
+        so that the entropy's ``p log p`` is 0 there rather than ``0 * -inf`` (nan)."""
+        if not self.config.suppress_tokens:
+            return logits
+        suppressed = logits.clone()
+        suppressed[..., list(self.config.suppress_tokens)] = torch.finfo(logits.dtype).min
+        return suppressed
 
     def _mean(self, values: torch.Tensor) -> float:
         """The mean over the whole batch, across processes."""

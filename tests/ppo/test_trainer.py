@@ -1,6 +1,7 @@
 """The PPO trainer and the value-head model on the packaged GPT-2-style tiny model."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -253,3 +254,24 @@ def test_mean_reward_rises_on_a_toy_task(model, tokenizer):
         stats = trainer.step(queries, responses, scores)
         rewards.append(stats["env/reward_mean"])
     assert sum(rewards[-3:]) / 3 > sum(rewards[:3]) / 3 + 1.0, rewards
+
+
+def test_suppressed_tokens_are_never_sampled_and_have_no_probability_in_the_step(model, tokenizer):
+    queries = queries_for(tokenizer, 8)
+    greedy = make_trainer(model, tokenizer).generate(queries, max_new_tokens=3, do_sample=False)
+    favourite = int(greedy[0][0])  # the token the policy writes first: suppressing it must change something
+    trainer = make_trainer(model, tokenizer, suppress_tokens=(favourite,))
+    torch.manual_seed(0)
+    responses = trainer.generate(queries, max_new_tokens=6, do_sample=True, top_k=0, top_p=1.0)
+    assert all(favourite not in response.tolist() for response in responses)
+    batch = pack_batch(queries, responses, tokenizer.pad_token_id)
+    logits, _ = trainer._policy_forward(batch.input_ids, batch.attention_mask)
+    probs = torch.softmax(logits, dim=-1)[..., favourite]
+    assert torch.all(probs == 0) and torch.isfinite(logits).all()
+    stats = trainer.step(queries, responses, torch.ones(8))
+    assert all(math.isfinite(value) for value in stats.values())
+
+
+def test_suppress_tokens_must_be_token_ids():
+    with pytest.raises(ValueError, match="suppress_tokens"):
+        PPOConfig(suppress_tokens=(-1,))
