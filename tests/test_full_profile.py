@@ -32,19 +32,22 @@ PROBES = {
         f"{{{PEFT_FACTS}, "
         '"max_length": trainer.data_collator.max_length, '
         '"longest": max(len(tokenizer(text)["input_ids"]) for text in train_rows["text"]), '
-        '"base": type(trainer.model.get_base_model()).__name__}'
+        '"base": type(trainer.model.get_base_model()).__name__, "pipeline": type(writer.model).__name__}'
     ),
     "lab2_reward_modeling": (
         f'{{{PEFT_FACTS}, "max_length": config.max_length, "pairs": len(pairs["train"]), '
-        '"kept": len(trainer.train_dataset), "base": type(trainer.model.get_base_model()).__name__}'
+        '"kept": len(trainer.train_dataset), "base": type(trainer.model.get_base_model()).__name__, '
+        '"reloaded": type(reloaded_model).__name__, "adapter_saved": os.path.exists(f"{reward_model_dir}/adapter_config.json")}'
     ),
     "lab3_ppo_sentiment": (
         '{"model": type(trainer.policy).__name__, "base": type(trainer.policy.policy).__name__, '
         '"sentiment": type(sentiment.model).__name__, "steps": len(history), "batch_size": config.batch_size, '
-        '"mixed_precision": config.mixed_precision}'
+        '"mixed_precision": config.mixed_precision, "control_steps": len(control_history["[positive]"]), '
+        '"suppressed": list(control_config.suppress_tokens) == list(control_ids.values())}'
     ),
     "lab4_dpo": (
-        f'{{{PEFT_FACTS}, "max_length": config.max_length, "base": type(trainer.model.get_base_model()).__name__}}'
+        f'{{{PEFT_FACTS}, "max_length": config.max_length, "base": type(trainer.model.get_base_model()).__name__, '
+        '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json")}'
     ),
 }
 # Longest first: the two workers finish together.
@@ -59,7 +62,7 @@ def dry_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbform
     def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
         folder = tmp_path_factory.mktemp(lab)
         notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
-        notebook.cells.append(nbformat.v4.new_code_cell(f"import json\n\nprint(json.dumps({PROBES[lab]}))"))
+        notebook.cells.append(nbformat.v4.new_code_cell(f"import json\nimport os\n\nprint(json.dumps({PROBES[lab]}))"))
         source = folder / "dry-run.ipynb"
         nbformat.write(notebook, source)
         env = {
@@ -102,6 +105,7 @@ def test_lab1_trains_a_lora_adapter_on_opt_in_float32_with_truncation(dry_runs: 
     assert 0 < facts["trainable"] < facts["total"] / 10
     assert (facts["fp16"], facts["bf16"], facts["steps"]) == (False, False, 2)  # a CPU: float32
     assert facts["max_length"] == 512 < facts["longest"]  # some texts are truncated
+    assert facts["pipeline"] == "OPTForCausalLM"  # the pipeline loaded the saved adapter onto its base model
 
 
 def test_lab2_trains_a_lora_reward_head_on_gpt2(dry_runs: dict) -> None:
@@ -111,6 +115,8 @@ def test_lab2_trains_a_lora_reward_head_on_gpt2(dry_runs: dict) -> None:
     assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
     # RewardTrainer drops pairs longer than max_length instead of truncating them: most must survive.
     assert facts["pairs"] * 0.9 <= facts["kept"] <= facts["pairs"]
+    # the saved adapter (with its score head) comes back merged into a plain model
+    assert facts["adapter_saved"] and facts["reloaded"] == "GPT2ForSequenceClassification"
 
 
 def test_lab3_runs_ppo_on_gpt2_with_a_distilbert_reward(dry_runs: dict) -> None:
@@ -122,11 +128,14 @@ def test_lab3_runs_ppo_on_gpt2_with_a_distilbert_reward(dry_runs: dict) -> None:
         "steps": 2,
         "batch_size": 128,
         "mixed_precision": "no",
+        "control_steps": 2,
+        "suppressed": True,
     }
 
 
 def test_lab4_trains_a_lora_adapter_on_gpt2_with_dpo(dry_runs: dict) -> None:
     facts = dry_runs["lab4_dpo"][1]
     assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "GPT2LMHeadModel")
+    assert facts["sft_merged"]  # the SFT reference's LoRA adapter was merged before DPO loaded it
     assert facts["lora"] == ["c_attn"]
     assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
