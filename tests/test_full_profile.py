@@ -37,7 +37,8 @@ PROBES = {
     "lab2_reward_modeling": (
         f'{{{PEFT_FACTS}, "max_length": config.max_length, "pairs": len(pairs["train"]), '
         '"kept": len(trainer.train_dataset), "base": type(trainer.model.get_base_model()).__name__, '
-        '"reloaded": type(reloaded_model).__name__, "adapter_saved": os.path.exists(f"{reward_model_dir}/adapter_config.json")}'
+        '"reloaded": type(reloaded_model).__name__, '
+        '"adapter_saved": os.path.exists(f"{reward_model_dir}/adapter_config.json")}'
     ),
     "lab3_ppo_sentiment": (
         '{"model": type(trainer.policy).__name__, "base": type(trainer.policy.policy).__name__, '
