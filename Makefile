@@ -33,8 +33,9 @@ release: $(STAMP)  ## regenerate labs/ from solutions/
 assets: $(STAMP)  ## rebuild the packaged tiny models and sample data (deterministic)
 	$(BIN)/python scripts/build_tiny_assets.py
 
-benchmarks: $(STAMP)  ## each lab's wall time and peak memory (tiny profile); one PPO step's time; full-size memory estimates
+benchmarks: $(STAMP)  ## each lab's wall time and peak memory (tiny and grade profiles); one PPO step's time; full-size memory estimates
 	$(BIN)/python benchmarks/labs.py
+	$(BIN)/python benchmarks/labs.py --profile grade
 	$(BIN)/python benchmarks/ppo_step.py
 	$(BIN)/python benchmarks/full_size.py
 
