@@ -24,6 +24,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--build", type=Path, default=None, help="output folder (default: <root>/build)")
     demo.add_argument("--jobs", type=int, default=1, help="labs run at once (each gets its share of the cores)")
     demo.add_argument("--grade", nargs="+", default=[], metavar="LAB", help="grade only these labs (default: all)")
+    demo.add_argument(
+        "--profile", choices=("tiny", "grade"), default="tiny", help="run the labs in this profile (grade: fewer steps)"
+    )
 
     grade = commands.add_parser(
         "grade",
@@ -57,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import format_table, run_demo
 
         build = (args.build or root / "build").resolve()
-        runs = run_demo(root, build, args.jobs, args.grade)
+        runs = run_demo(root, build, args.jobs, args.grade, args.profile)
         print()
         print(format_table(runs))
         print(f"\nGraded with `course grade`: gradebook, feedback pages and CSV exports in {build / 'grading'}")

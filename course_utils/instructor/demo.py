@@ -1,4 +1,5 @@
-"""`course demo`: run every lab in the tiny profile as a student would, grade the results, and print one table."""
+"""`course demo`: run every lab as a student would (the tiny profile, or the grader's), grade the results, and print
+one table."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ DEMO_STUDENT = "demo"
 
 @dataclass(frozen=True)
 class LabRun:
-    """One lab executed in the tiny profile: how long it took, what it learned, how it was graded."""
+    """One lab executed: how long it took, what it learned, how it was graded."""
 
     lab: str
     seconds: float
@@ -33,8 +34,10 @@ class LabRun:
     max_score: float | None
 
 
-def run_lab(root: Path, lab: str, build_dir: Path, threads: int | None = None) -> tuple[Path, float, str]:
-    """Execute a lab, its answers filled in from the solution, in the tiny profile.
+def run_lab(
+    root: Path, lab: str, build_dir: Path, threads: int | None = None, profile: str = "tiny"
+) -> tuple[Path, float, str]:
+    """Execute a lab, its answers filled in from the solution, in ``profile`` (``tiny``, or ``grade``: fewer steps).
 
     ``threads`` limits the kernel's torch threads (labs that run side by side must not fight over the cores).
     Returns the executed notebook, its wall time and the result the lab reported.
@@ -44,7 +47,7 @@ def run_lab(root: Path, lab: str, build_dir: Path, threads: int | None = None) -
     out_dir.mkdir(parents=True)
     handed_in = out_dir / f"{lab}.ipynb"
     nbformat.write(solved(read_lab(root, RELEASE_DIR, lab), read_lab(root, SOURCE_DIR, lab)), handed_in)
-    env = {"COURSE_PROFILE": "tiny", "HF_HUB_OFFLINE": "1", REPORT_DIR_VARIABLE: str(out_dir)}
+    env = {"COURSE_PROFILE": profile, "HF_HUB_OFFLINE": "1", REPORT_DIR_VARIABLE: str(out_dir)}
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
     seconds = execute_notebook(handed_in, handed_in, env=env)
@@ -57,8 +60,10 @@ def run_lab(root: Path, lab: str, build_dir: Path, threads: int | None = None) -
     return handed_in, seconds, result
 
 
-def run_demo(root: Path, build_dir: Path, jobs: int = 1, graded: Sequence[str] = ()) -> list[LabRun]:
-    """Run every lab (``jobs`` at a time), then grade the executed notebooks (``graded`` only, if given).
+def run_demo(
+    root: Path, build_dir: Path, jobs: int = 1, graded: Sequence[str] = (), profile: str = "tiny"
+) -> list[LabRun]:
+    """Run every lab in ``profile`` (``jobs`` at a time), then grade the executed notebooks (``graded`` only, if given).
 
     Everything stays under ``build_dir``.
     """
@@ -69,8 +74,8 @@ def run_demo(root: Path, build_dir: Path, jobs: int = 1, graded: Sequence[str] =
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else None
 
     def run(lab: str) -> tuple[float, str]:
-        print(f"Running {lab} in the tiny profile ...", flush=True)
-        executed, seconds, result = run_lab(root, lab, build_dir, threads)
+        print(f"Running {lab} in the {profile} profile ...", flush=True)
+        executed, seconds, result = run_lab(root, lab, build_dir, threads, profile)
         shutil.copy(executed, inbox / f"{DEMO_STUDENT}_{lab}.ipynb")
         return seconds, result
 

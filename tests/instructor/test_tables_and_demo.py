@@ -18,3 +18,18 @@ def test_the_demo_table_says_which_labs_ran_without_being_graded():
         "lab1 | 12.3 s    | BLEU 0.00 -> 51.36              | 11 / 11",
         "lab2 | 5.0 s     | (no result reported)            | not graded",
     ]
+
+
+def test_course_demo_runs_the_labs_in_the_profile_asked_for(monkeypatch, tmp_path):
+    from course_utils.instructor import cli, demo
+
+    seen = []
+
+    def fake_run_demo(root, build, jobs, graded, profile):
+        seen.append((jobs, tuple(graded), profile))
+        return [LabRun("lab1", 1.0, "BLEU 0.00 -> 1.00", 1.0, 1.0)]
+
+    monkeypatch.setattr(demo, "run_demo", fake_run_demo)
+    assert cli.main(["--root", str(tmp_path), "demo", "--jobs", "2", "--grade", "lab1", "--profile", "grade"]) == 0
+    assert cli.main(["--root", str(tmp_path), "demo"]) == 0
+    assert seen == [(2, ("lab1",), "grade"), (1, (), "tiny")]
