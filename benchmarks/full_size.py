@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ CUDA_CONTEXT = 0.5 * GIB
 def lab_config(lab: str) -> dict:
     """The names that a lab's configuration cell defines (``config``, ``peft_config``, ...) in the full profile."""
     notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
-    cell = next(cell for cell in notebook.cells if "Config(" in cell.source and "profile.steps(" in cell.source)
+    # the cell that defines the trainer's `config` (Lab 4's SFT cell defines `sft_config` first, and trains)
+    cell = next(cell for cell in notebook.cells if re.search(r"^config = \w+Config\(", cell.source, re.MULTILINE))
     names = {"profile": Profile("full", "cpu")}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(cell.source, names)  # noqa: S102 -- our own notebook's configuration cell
