@@ -47,11 +47,14 @@ T4_GIB = 15.0
 CUDA_CONTEXT = 0.5 * GIB
 
 
-def lab_config(lab: str) -> dict:
-    """The names that a lab's configuration cell defines (``config``, ``peft_config``, ...) in the full profile."""
+def lab_config(lab: str, name: str = "config") -> dict:
+    """The names that a lab's configuration cell defines (``config``, ``peft_config``, ...) in the full profile.
+
+    That cell is the one that defines ``name`` (Lab 4 has two: ``sft_config`` for its SFT stage, then ``config``).
+    """
     notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
-    # the cell that defines the trainer's `config` (Lab 4's SFT cell defines `sft_config` first, and trains)
-    cell = next(cell for cell in notebook.cells if re.search(r"^config = \w+Config\(", cell.source, re.MULTILINE))
+    defines = re.compile(rf"^{name} = \w+Config\(", re.MULTILINE)
+    cell = next(cell for cell in notebook.cells if defines.search(cell.source))
     names = {"profile": Profile("full", "cpu")}
     with contextlib.redirect_stdout(io.StringIO()):
         exec(cell.source, names)  # noqa: S102 -- our own notebook's configuration cell
@@ -115,13 +118,17 @@ def rows() -> list[list[str]]:
     batch = lab3["config"].mini_batch_size
     table.append(["lab3 PPO", "gpt2-imdb + value head", policy, batch, 7 + 15, [policy, reference, sentiment]])
 
+    sft = lab_config("lab4_dpo", "sft_config")
+    policy = build("HuggingFaceTB/SmolLM2-360M", peft_config=sft["sft_lora"])
+    batch = sft["sft_config"].per_device_train_batch_size
+    table.append(["lab4 SFT reference", "SmolLM2-360M + LoRA", policy, batch, sft["sft_config"].max_length, [policy]])
+
     lab4 = lab_config("lab4_dpo")
-    policy = build("gpt2", peft_config=lab4["peft_config"])
-    reference = build("gpt2", trains=False)
-    batch = lab4["config"].per_device_train_batch_size
-    table.append(
-        ["lab4 DPO", "gpt2 + LoRA, reference", policy, 2 * batch, lab4["config"].max_length, [policy, reference]]
-    )
+    policy = build("HuggingFaceTB/SmolLM2-360M", peft_config=lab4["peft_config"])
+    reference = build("HuggingFaceTB/SmolLM2-360M", trains=False)
+    batch = lab4["config"].per_device_train_batch_size  # pairs: a chosen and a rejected sequence each
+    length = lab4["config"].max_length
+    table.append(["lab4 DPO", "SmolLM2-360M + LoRA, reference", policy, 2 * batch, length, [policy, reference]])
 
     printed = []
     for name, what, trained, sequences, length, models in table:

@@ -102,7 +102,7 @@ def trl_dpo_batch(
     computes its loss with ``model`` as the policy and ``ref_model`` as the reference. Like any ``DPOTrainer``, it
     wraps the models' ``forward`` (to add TRL's fused LM head; calls without ``fused_lm_head=True`` are unchanged), so
     copy a model by loading it again, not with ``copy.deepcopy``: a deep copy would still run the original's weights.
-    Rows longer than ``max_length`` tokens are truncated as the trainer truncates them (gpt2 reads at most 1024).
+    Rows longer than ``max_length`` tokens are truncated as the trainer truncates them.
     """
     from trl import DPOConfig, DPOTrainer
 

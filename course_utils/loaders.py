@@ -140,7 +140,8 @@ def load_dpo_models(
 ) -> tuple[PreTrainedModel, PreTrainedModel, PreTrainedTokenizerBase]:
     """Lab 4's policy and its frozen reference, two copies of the same model, and the tokenizer.
 
-    ``source`` is the SFT model Lab 4 trains first (a directory); without it, gpt2 (or the packaged tiny GPT-2).
+    ``source`` is the SFT model Lab 4 trains first (a directory); without it, the base model: SmolLM2-360M (full) or
+    the packaged tiny GPT-2.
     The reference is loaded again, not copied from the policy in memory: ``trl.DPOTrainer`` needs either an explicit
     reference model or a policy it can reload by name.
     """

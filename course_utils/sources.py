@@ -47,7 +47,7 @@ ROLES: dict[str, Role] = {
     "ppo_policy": Role(hub_id="lvwerra/gpt2-imdb", tiny_asset=("models", "gpt2-imdb-tiny")),
     "sentiment_model": Role(hub_id="lvwerra/distilbert-imdb", tiny_asset=("models", "distilbert-imdb-tiny")),
     "imdb": Role(hub_id="stanfordnlp/imdb", tiny_asset=("datasets", "imdb")),
-    "dpo_model": Role(hub_id="gpt2", tiny_asset=("models", "gpt2-tiny")),
+    "dpo_model": Role(hub_id="HuggingFaceTB/SmolLM2-360M", tiny_asset=("models", "gpt2-tiny")),
     "ultrafeedback": Role(hub_id="HuggingFaceH4/ultrafeedback_binarized", tiny_asset=("datasets", "ultrafeedback")),
 }
 

@@ -3,8 +3,9 @@
 Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/`` laid out as on the Hub:
 
 - models of the real architectures (OPT-350m's projected embeddings and post-layer-norm, GPT-2's Conv1D attention,
-  DistilBERT with NEGATIVE / POSITIVE labels): the real configuration classes, module names and context lengths,
-  with random weights, and depth and width shrunk (``--size shrunk``, the default) or at their real size;
+  SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE / POSITIVE labels): the real
+  configuration classes, module names and context lengths, with random weights, and depth and width shrunk
+  (``--size shrunk``, the default) or at their real size;
 - datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
   truncation is exercised), built from our packaged sample data.
 
@@ -31,6 +32,8 @@ from transformers import (
     DistilBertForSequenceClassification,
     GPT2Config,
     GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
     OPTConfig,
     OPTForCausalLM,
     PretrainedConfig,
@@ -77,6 +80,26 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
         GPT2_SMALL,
         "gpt2-imdb-tiny",
     ),
+    # Lab 4: a base model that writes readable English, small enough for DPO (policy and reference) on a T4.
+    "HuggingFaceTB/SmolLM2-360M": (
+        LlamaForCausalLM,
+        LlamaConfig,
+        dict(
+            vocab_size=49152,
+            hidden_size=960,
+            intermediate_size=2560,
+            num_hidden_layers=32,
+            num_attention_heads=15,
+            num_key_value_heads=5,  # grouped-query attention: three query heads share each key / value head
+            max_position_embeddings=8192,
+            rope_theta=100000.0,
+            rms_norm_eps=1e-5,
+            tie_word_embeddings=True,
+            bos_token_id=0,
+            eos_token_id=0,
+        ),
+        "gpt2-tiny",
+    ),
     "lvwerra/distilbert-imdb": (
         DistilBertForSequenceClassification,
         DistilBertConfig,
@@ -97,8 +120,10 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
 SHRUNK = {
     "hidden_size": 64,
     "ffn_dim": 128,
+    "intermediate_size": 128,
     "num_hidden_layers": 2,
     "num_attention_heads": 4,
+    "num_key_value_heads": 2,
     "word_embed_proj_dim": 32,
     "n_embd": 64,
     "n_layer": 2,

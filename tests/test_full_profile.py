@@ -1,6 +1,6 @@
 """The full profile's code path, dry-run on a CPU: each lab's solution runs in ``full`` through a Hub-shaped mirror.
 
-The mirror (scripts/hub_mirror.py) holds models of the real architectures (OPT-350m, GPT-2, DistilBERT: their
+The mirror (scripts/hub_mirror.py) holds models of the real architectures (OPT-350m, GPT-2, SmolLM2, DistilBERT: their
 configuration classes, module names and context lengths, shrunk in depth and width, random weights) and datasets in
 the real schemas and layouts with texts at realistic lengths. ``COURSE_MAX_STEPS=2`` stops each training run after
 two optimisation steps, so the LoRA targets, precision, truncation lengths and column names of ``full`` all run,
@@ -48,7 +48,8 @@ PROBES = {
     ),
     "lab4_dpo": (
         f'{{{PEFT_FACTS}, "max_length": config.max_length, "base": type(trainer.model.get_base_model()).__name__, '
-        '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json")}'
+        '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json"), '
+        '"accumulation": config.gradient_accumulation_steps}'
     ),
 }
 # Longest first: the two workers finish together.
@@ -134,9 +135,10 @@ def test_lab3_runs_ppo_on_gpt2_with_a_distilbert_reward(dry_runs: dict) -> None:
     }
 
 
-def test_lab4_trains_a_lora_adapter_on_gpt2_with_dpo(dry_runs: dict) -> None:
+def test_lab4_trains_a_lora_adapter_on_smollm2_with_dpo(dry_runs: dict) -> None:
     facts = dry_runs["lab4_dpo"][1]
-    assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "GPT2LMHeadModel")
+    assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "LlamaForCausalLM")
     assert facts["sft_merged"]  # the SFT reference's LoRA adapter was merged before DPO loaded it
-    assert facts["lora"] == ["c_attn"]
+    assert facts["lora"] == ["k_proj", "o_proj", "q_proj", "v_proj"]
+    assert facts["accumulation"] == 2  # 4 pairs per step, 8 per update
     assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
