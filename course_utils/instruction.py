@@ -139,6 +139,42 @@ def unpadded_labels(batch: dict[str, torch.Tensor]) -> list[list[int]]:
     return [labels[mask.bool()].tolist() for labels, mask in zip(batch["labels"], batch["attention_mask"], strict=True)]
 
 
+@torch.no_grad()
+def completion_loss(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[str],
+    completions: Sequence[str],
+    batch_size: int = 16,
+) -> float:
+    """The mean cross-entropy, in nats per token, of each completion (and its end-of-sequence token) after its prompt.
+
+    What the completion-only loss measures, computed here from the texts alone (the prompt tokenized on its own marks
+    where the completion starts, as TRL marks it), so that a held-out loss does not depend on any collator.
+    """
+    total, tokens = 0.0, 0
+    for start in range(0, len(prompts), batch_size):
+        chunk = list(zip(prompts[start : start + batch_size], completions[start : start + batch_size], strict=True))
+        rows = []
+        for prompt, completion in chunk:
+            prompt_length = len(tokenizer(prompt)["input_ids"])
+            ids = tokenizer(prompt + completion)["input_ids"] + [tokenizer.eos_token_id]
+            rows.append((ids, [IGNORE_INDEX] * prompt_length + ids[prompt_length:]))
+        width = max(len(ids) for ids, _ in rows)
+        input_ids = torch.tensor([ids + [tokenizer.pad_token_id] * (width - len(ids)) for ids, _ in rows])
+        labels = torch.tensor([labels + [IGNORE_INDEX] * (width - len(labels)) for _, labels in rows])
+        lengths = torch.tensor([len(ids) for ids, _ in rows])
+        attention_mask = (torch.arange(width)[None, :] < lengths[:, None]).long()  # (rows, width): 0 on padding
+        device = next(model.parameters()).device
+        logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
+        # the logits at position t predict token t + 1
+        total += torch.nn.functional.cross_entropy(
+            logits[:, :-1].flatten(0, 1).float(), labels[:, 1:].flatten().to(device), reduction="sum"
+        ).item()
+        tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
+    return total / tokens
+
+
 def trl_completion_labels(
     model: torch.nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], completions: Sequence[str]
 ) -> list[list[int]]:

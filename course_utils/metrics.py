@@ -1,5 +1,6 @@
 """Evaluation metrics: BLEU (through Hugging Face `evaluate`, from a module shipped with the package), the diversity
-of generations (distinct-n), and a table comparing decoding strategies on both."""
+of generations (distinct-n), a table comparing decoding strategies on both, and the mean reward of a policy's sampled
+responses (to compare two policies on equal terms)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from typing import Any
 
 import evaluate
 import pandas as pd
+import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .generation import generate
+from .ppo import LengthSampler, sample_responses
 
 
 @cache
@@ -78,3 +81,30 @@ def decoding_table(
             }
         )
     return pd.DataFrame(rows).set_index("strategy").round(3)
+
+
+def mean_sampled_reward(
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    query_ids: Sequence[Sequence[int]],
+    reward_fn: Callable[[list[str]], Sequence[float]],
+    seed: int = 0,
+    **generation_kwargs: Any,
+) -> float:
+    """The mean reward of ``model``'s responses to the queries: one response each, sampled, scored by ``reward_fn``.
+
+    The random seed and the response lengths (``LengthSampler(4, 16)``, Lab 3's) are fixed by ``seed``, so that two
+    models (a reference and a tuned policy) answer the same queries on equal terms. ``reward_fn`` reads each query
+    followed by its response, special tokens (such as Lab 3's control tokens) left out.
+    """
+    torch.manual_seed(seed)
+    queries = [torch.tensor(list(ids)) for ids in query_ids]
+    responses = sample_responses(
+        model, tokenizer, queries, LengthSampler(4, 16, seed=seed), batch_size=len(queries), **generation_kwargs
+    )
+    texts = [
+        tokenizer.decode(query, skip_special_tokens=True) + tokenizer.decode(response, skip_special_tokens=True)
+        for query, response in zip(queries, responses, strict=True)
+    ]
+    rewards = list(reward_fn(texts))
+    return sum(rewards) / len(rewards)

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from .ppo import CausalLMWithValueHead, LengthSampler, sample_responses
+from .metrics import mean_sampled_reward
+from .ppo import CausalLMWithValueHead
 
 CONTROLS = ("[negative]", "[neutral]", "[positive]")
 # The word each control token's embedding starts from: a head start that a short run on a small model needs (from
@@ -55,20 +56,17 @@ def control_scores(
     Responses are sampled with the same seed and lengths for every control and every model, so that two models (the
     reference and the tuned policy) are compared on equal terms. The texts scored leave the control token out.
     """
-    means = {}
-    for control, token_id in control_ids.items():
-        torch.manual_seed(seed)
-        queries = [torch.tensor([token_id, *ids]) for ids in query_ids]
-        responses = sample_responses(
-            model, tokenizer, queries, LengthSampler(4, 16, seed=seed), batch_size=len(queries), **generation_kwargs
+    return {
+        control: mean_sampled_reward(
+            model,
+            tokenizer,
+            [[token_id, *ids] for ids in query_ids],
+            lambda texts, control=control: reward_fn(texts, [control] * len(texts)),
+            seed,
+            **generation_kwargs,
         )
-        texts = [
-            tokenizer.decode(ids) + tokenizer.decode(response, skip_special_tokens=True)
-            for ids, response in zip(query_ids, responses, strict=True)
-        ]
-        rewards = reward_fn(texts, [control] * len(texts))
-        means[control] = sum(rewards) / len(rewards)
-    return means
+        for control, token_id in control_ids.items()
+    }
 
 
 def mean_by_control(values: Sequence[float], controls: Sequence[str]) -> dict[str, float]:

@@ -10,6 +10,7 @@ from course_utils.instruction import (
     IGNORE_INDEX,
     RESPONSE_TEMPLATE,
     CompletionOnlyCollator,
+    completion_loss,
     completion_only_labels,
     find_subsequence,
     response_template_ids,
@@ -298,3 +299,19 @@ def test_alpaca_chat_template_writes_the_lab_prompt(tiny_tokenizer, row, prompt)
     assert rendered == prompt + RESPONSE_TEMPLATE
     full = tokenizer.apply_chat_template(to_messages(row, with_response=True), tokenize=False)
     assert full == prompt + RESPONSE_TEMPLATE + row["output"] + tokenizer.eos_token
+
+
+def test_completion_loss_is_the_mean_nll_of_completion_tokens_whatever_the_batching(tiny_model, tiny_tokenizer):
+    prompts = ["### Instruction:\nAdd two numbers.\n\n### Response:\n", "### Instruction:\nSort.\n\n### Response:\n"]
+    completions = ["def add(a, b):\n    return a + b", "sorted(x)"]
+    # by hand: every token after the prompt, the end-of-sequence token included, predicted from the tokens before it
+    nlls = []
+    for prompt, completion in zip(prompts, completions, strict=True):
+        ids = tiny_tokenizer(prompt + completion)["input_ids"] + [tiny_tokenizer.eos_token_id]
+        start = len(tiny_tokenizer(prompt)["input_ids"])
+        with torch.no_grad():
+            log_probs = torch.log_softmax(tiny_model(torch.tensor([ids])).logits[0], dim=-1)
+        nlls += [-log_probs[t - 1, ids[t]].item() for t in range(start, len(ids))]
+    expected = sum(nlls) / len(nlls)  # a mean over tokens, not over rows
+    for batch_size in (1, 2):  # padding changes nothing
+        assert completion_loss(tiny_model, tiny_tokenizer, prompts, completions, batch_size) == pytest.approx(expected)

@@ -4,7 +4,7 @@ import pytest
 import sacrebleu
 
 from course_utils.generation import generate
-from course_utils.metrics import bleu, decoding_table, distinct_n
+from course_utils.metrics import bleu, decoding_table, distinct_n, mean_sampled_reward
 
 
 def test_bleu_identical_is_100():
@@ -83,3 +83,22 @@ def test_decoding_table_has_one_row_per_strategy_with_the_greedy_bleu(tiny_model
     greedy = [text.strip() for text in generate(tiny_model, tiny_tokenizer, prompts, max_new_tokens=6)]
     assert table.loc["greedy", "BLEU"] == round(bleu(greedy, references), 3)
     assert table.loc["greedy", "distinct-1"] == round(distinct_n(greedy, 1), 3)
+
+
+def test_mean_sampled_reward_gives_every_model_the_same_draws(tiny_model, tiny_tokenizer):
+    query_ids = [tiny_tokenizer.encode("def add", add_special_tokens=False), tiny_tokenizer.encode("Sort a list")]
+    seen = []
+
+    def reward_fn(texts):
+        seen.append(texts)
+        return [float(len(text)) for text in texts]
+
+    options = {"do_sample": True, "top_k": 0, "top_p": 1.0}
+    mean = mean_sampled_reward(tiny_model, tiny_tokenizer, query_ids, reward_fn, seed=3, **options)
+    texts = seen[0]
+    assert [text[: len("def add")] for text in texts] == ["def add", "Sort a "]  # each query, then its response
+    assert mean == (len(texts[0]) + len(texts[1])) / 2
+    # the same seed: the same responses; another seed: other responses (a sampled response of up to 15 tokens)
+    assert mean_sampled_reward(tiny_model, tiny_tokenizer, query_ids, reward_fn, seed=3, **options) == mean
+    mean_sampled_reward(tiny_model, tiny_tokenizer, query_ids, reward_fn, seed=4, **options)
+    assert seen[1] == texts and seen[2] != texts
