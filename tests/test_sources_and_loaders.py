@@ -92,7 +92,7 @@ def test_roles_hub_ids():
         "ppo_policy": "lvwerra/gpt2-imdb",
         "sentiment_model": "lvwerra/distilbert-imdb",
         "imdb": "stanfordnlp/imdb",
-        "dpo_model": "gpt2",
+        "dpo_model": "HuggingFaceTB/SmolLM2-360M",
         "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized",
     }
 
@@ -129,6 +129,7 @@ def hub_mirror(tmp_path_factory) -> Path:
     for hub_id, asset in [
         ("facebook/opt-350m", "opt-tiny"),
         ("gpt2", "gpt2-tiny"),
+        ("HuggingFaceTB/SmolLM2-360M", "gpt2-tiny"),
         ("lvwerra/gpt2-imdb", "gpt2-imdb-tiny"),
         ("lvwerra/distilbert-imdb", "distilbert-imdb-tiny"),
     ]:
@@ -195,7 +196,11 @@ def test_full_profile_loads_lab4_from_the_mirror_reading_only_the_preference_spl
     assert sorted(splits) == ["test_prefs", "train_prefs"]
     assert list(splits["test_prefs"]) == MIRROR_FEEDBACK
     policy, reference, _ = load_dpo_models(FULL)
-    assert policy.config._name_or_path == reference.config._name_or_path == str(hub_mirror / "gpt2")
+    assert (
+        policy.config._name_or_path
+        == reference.config._name_or_path
+        == str(hub_mirror / "HuggingFaceTB" / "SmolLM2-360M")
+    )
 
 
 # --- tiny profile ----------------------------------------------------------------------------------------------
