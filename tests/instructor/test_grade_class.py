@@ -35,7 +35,7 @@ from course_utils.instructor.grading.worker import TRUNCATED
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
 MAX = 13.0
 # Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
-LIMITS = Limits(wall_seconds=400, cell_seconds=20)  # the looping case waits this long
+LIMITS = Limits(wall_seconds=400, cell_seconds=40)  # the looping case waits this long
 
 # The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
 GRADED_CELLS = {

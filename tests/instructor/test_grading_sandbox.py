@@ -3,6 +3,8 @@
 Every case below runs once, two sandboxes at a time (each starts a kernel: seconds apiece).
 """
 
+import os
+import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -10,6 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.instructor.grading import sandbox
+from course_utils.instructor.grading.forkserver import ForkServer, exit_code
+from course_utils.instructor.grading.isolation import mount_points
 from course_utils.instructor.grading.sandbox import Limits, Run, namespaces_available, run_sandboxed
 from course_utils.instructor.grading.worker import TRUNCATED, cap_outputs
 
@@ -141,3 +145,59 @@ def test_without_namespaces_the_kernel_still_runs_and_the_worker_still_records(t
     assert (result.status, result.isolated) == ("ok", False)
     assert outputs(result) == [["2\n"], []]
     assert [(record.reply, record.tampering) for record in result.cells.values()] == [("ok", []), ("ok", [])]
+
+
+@pytest.fixture(scope="module")
+def forked(place: Path) -> tuple[ForkServer, dict[str, Run]]:
+    """Two notebooks at once, each forked by one server that imported the ``wave`` module first."""
+    home = place / "shared-home"
+    home.mkdir()
+    with ForkServer({}, home, preload=("wave",)) as server:
+
+        def run(name: str) -> Run:
+            notebook = new_notebook(
+                cells=[
+                    new_code_cell("import sys; print('wave' in sys.modules)"),
+                    new_code_cell(
+                        f"import os\nwith open(os.path.join(os.environ['HOME'], {name!r}), 'w') as mine:\n"
+                        "    mine.write('1')"
+                    ),
+                    new_code_cell(
+                        "import socket\nclient = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
+                        f"client.connect({str(server.address)!r})"
+                    ),
+                ]
+            )
+            return run_sandboxed(notebook, place / "forked" / name, [], LIMITS, {}, server=server)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return server, dict(zip(["ann", "bob"], pool.map(run, ["ann", "bob"]), strict=True))
+
+
+def test_a_forked_kernel_starts_with_the_servers_imports_and_its_own_home(forked, place):
+    server, runs = forked
+    for name, run in runs.items():
+        printed, written, reached = outputs(run)
+        assert run.status == "ok" and printed == ["True\n"] and written == []
+        # the kernel's home, the same path for every kernel, was its own folder: each wrote its file there only
+        assert [path.name for path in (place / "forked" / name / "kernel").iterdir() if path.is_file()] == [name]
+        assert reached == ["FileNotFoundError"]  # the server's socket is hidden from the kernels
+    assert not list((place / "shared-home").iterdir())  # nothing landed in the server's own home
+    assert not server.folder.exists()  # the server is gone, and its folder with it
+
+
+def test_exit_codes_read_as_a_shell_reports_them():
+    # a child that exits with 3 reports 3; one killed by SIGKILL (9) reports 128 + 9
+    exited = os.fork()
+    if exited == 0:
+        os._exit(3)
+    killed = os.fork()
+    if killed == 0:
+        os.kill(os.getpid(), signal.SIGKILL)
+    assert exit_code(os.waitpid(exited, 0)[1]) == 3
+    assert exit_code(os.waitpid(killed, 0)[1]) == 137
+
+
+def test_mount_points_are_read_with_their_options():
+    points = dict(mount_points())
+    assert "/" in points and ({"ro", "rw"} & points["/"])

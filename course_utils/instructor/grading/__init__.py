@@ -7,7 +7,8 @@ shares one-line tricks with the class.
 What the grader guarantees:
 
 - **No forged results.** The verdicts are decided outside the student's reach: the kernel runs in a sandbox
-  (``sandbox.py``: user, mount, PID and network namespaces), the worker that drives it and records what it does runs
+  (``sandbox.py``: user, mount, PID and network namespaces, ``isolation.py``), forked from a process that has
+  imported the labs' libraries once (``forkserver.py``); the worker that drives it and records what it does runs
   outside, and writes where the kernel can neither read nor write. A test cell fails on the kernel's execute reply,
   not only on the error it chose to print. Before and after every test cell, ``probe.py`` checks that the
   interpreter's error reporting and execution machinery, the builtins, the library functions tests lean on

@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +35,7 @@ from ..tables import text_table
 from .cells import RunStatus, clear_outputs, references
 from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
 from .feedback import feedback_notebook, write_html
+from .forkserver import ForkServer
 from .gradebook import GRADEBOOK, record_scores, register_labs
 from .repair import repair
 from .sandbox import Limits, Run, namespaces_available, run_sandboxed
@@ -154,6 +156,7 @@ def run_in_parallel(
     folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
     for folder in folders:
         folder.mkdir()  # all of them now, so that each sandbox can hide the others
+    home = Path(tempfile.mkdtemp(prefix="course-home-")).resolve()  # where each kernel sees its own folder mounted
     # Torch's threads would fight over the cores: share them out between the workers.
     threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
     env = {
@@ -173,7 +176,7 @@ def run_in_parallel(
         hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
         try:
             notebook, lab_references = jobs[index]
-            ran = run_sandboxed(notebook, folders[index], hidden, limits, env, references=lab_references)
+            ran = run_sandboxed(notebook, folders[index], hidden, limits, env, lab_references, server)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
@@ -183,6 +186,8 @@ def run_in_parallel(
     runs: list[T | None] = [None] * len(jobs)
     try:
         with (
+            # One process imports the labs' libraries; every kernel is forked from it, imports done (forkserver.py).
+            ForkServer({**os.environ, **env}, home) if namespaces_available() else nullcontext() as server,
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
             tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
         ):
@@ -192,6 +197,7 @@ def run_in_parallel(
                 bar.update()
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
     return runs  # type: ignore[return-value]
 
 

@@ -1,8 +1,9 @@
 """Run one submission where it can harm nothing else: its own folder, no network, bounded time and memory.
 
 Two processes per submission. The **worker** (``worker.py``) runs outside the sandbox; it starts the **kernel** inside
-it and records what the kernel does, in a folder the kernel cannot see. What is isolated (Linux, no root privileges
-needed: user, mount, PID and network namespaces via ``unshare``):
+it and records what the kernel does, in a folder the kernel cannot see. The kernel is forked by a server that has
+imported the labs' libraries already (``forkserver.py``). What is isolated (Linux, no root privileges needed: user,
+mount, PID and network namespaces, entered with system calls in ``isolation.py``):
 
 - **files**: every mount is read-only except the kernel's own folder; the paths given as ``hidden`` (other
   submissions, the solutions, the gradebook, the input files, the worker's record) are covered by empty read-only
@@ -15,7 +16,7 @@ needed: user, mount, PID and network namespaces via ``unshare``):
   killed); each cell is interrupted after ``cell_seconds``; printed output is capped per cell.
 
 What is not: CPU share (a submission can use every core until its time runs out) and reading world-readable files
-outside ``hidden``. Where ``unshare`` is not available the kernel still runs with the resource limits and the
+outside ``hidden``. Where namespaces are not available the kernel still runs with the resource limits and the
 worker's checks, but sees the machine's files and processes, and the run says ``isolated=False``.
 """
 
@@ -24,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import signal
 import subprocess
 import sys
@@ -38,39 +38,12 @@ import nbformat
 
 import course_utils
 
+from . import forkserver
 from .cells import CellRecord, RunStatus
+from .forkserver import ForkServer, home_variables
+from .isolation import namespaces_work
 from .worker import EXECUTED, JOB, RECORD, SUBMISSION
 
-# Runs inside the new namespaces as their root: make everything read-only but $1, hide the arguments up to "--",
-# then become the command after it (the kernel).
-MOUNT_SCRIPT = r"""
-set -e
-work="$1"; shift
-mount --bind "$work" "$work"
-while [ "$1" != "--" ]; do
-    if [ -d "$1" ]; then mount -t tmpfs -o ro,size=4k tmpfs "$1"
-    elif [ -e "$1" ]; then mount --bind /dev/null "$1"; fi
-    shift
-done
-shift
-mount -t tmpfs -o size=256m tmpfs /dev/shm 2>/dev/null || true
-awk '{print $5}' /proc/self/mountinfo | sort -u | while read -r point; do
-    case "$point" in "$work"|/proc*|/sys*|/dev*) ;; *) mount -o remount,bind,ro "$point" 2>/dev/null || true ;; esac
-done
-cd "$work"
-exec "$@"
-"""
-NAMESPACES = [
-    "unshare",
-    "--user",
-    "--map-root-user",
-    "--mount",
-    "--net",
-    "--pid",
-    "--fork",
-    "--kill-child",
-    "--mount-proc",
-]
 KERNEL_DIR, RECORD_DIR = "kernel", "record"  # in a submission's folder: the kernel's own, the worker's
 
 
@@ -99,10 +72,8 @@ class Run:
 
 @cache
 def namespaces_available() -> bool:
-    """Whether this machine lets an ordinary user create user, mount and network namespaces."""
-    if shutil.which("unshare") is None or shutil.which("setpriv") is None:
-        return False
-    return subprocess.run([*NAMESPACES, "true"], capture_output=True).returncode == 0
+    """Whether this machine lets an ordinary user create user, mount, network and PID namespaces."""
+    return namespaces_work()
 
 
 def run_sandboxed(
@@ -112,32 +83,36 @@ def run_sandboxed(
     limits: Limits,
     env: dict[str, str],
     references: Sequence[str] = (),
+    server: ForkServer | None = None,
 ) -> Run:
     """Execute ``notebook`` in the empty folder ``work`` under the sandbox; never raises for what the code does.
 
     ``references`` are the dotted names of the package's reference implementations of the lab's exercises: they
-    raise while test cells run (see ``probe.py``).
+    raise while test cells run (see ``probe.py``). The kernel is forked by ``server`` (started with ``env``, see
+    ``forkserver.py``), or by a server of its own that imports nothing when none is given.
     """
     kernel_dir, record_dir = work / KERNEL_DIR, work / RECORD_DIR
     kernel_dir.mkdir(parents=True, exist_ok=True)
     record_dir.mkdir(exist_ok=True)
-    nbformat.write(notebook, record_dir / SUBMISSION)
     isolated = namespaces_available()
-    variables = {
-        **env,
-        "HOME": str(kernel_dir),
-        "TMPDIR": str(kernel_dir),
-        "MPLCONFIGDIR": str(kernel_dir / ".matplotlib"),
-        "HF_HOME": str(kernel_dir / ".huggingface"),
-    }
+    if isolated and server is None:
+        with ForkServer(env, home=kernel_dir, preload=()) as own:
+            return run_sandboxed(notebook, work, hidden, limits, env, references, own)
+    nbformat.write(notebook, record_dir / SUBMISSION)
+    # In the sandbox the kernel's folder is also mounted at the server's home: one path for every kernel.
+    home = server.home if server is not None else kernel_dir
     prefix = []
-    if isolated:  # the kernel is killed with the worker, then runs in new namespaces, with the record hidden
-        prefix = ["setpriv", "--pdeathsig", "KILL", *NAMESPACES, "sh", "-c", MOUNT_SCRIPT, "sandbox", str(kernel_dir)]
-        prefix += [str(path) for path in [*hidden, record_dir] if path.exists()] + ["--"]
+    if server is not None:  # the kernel is forked by the server, in new namespaces, with these paths hidden
+        hidden = [*hidden, record_dir, server.folder]
+        client = [sys.executable, "-m", forkserver.__name__, "connect", str(server.address)]
+        prefix = [*client, str(record_dir / JOB), "--"]
     job = {
         "prefix": prefix,
         "kernel_dir": str(kernel_dir),
-        "env": variables,
+        "home": str(home),
+        "hidden": [str(path) for path in hidden if path.exists()],
+        "isolated": isolated,
+        "env": {**env, **home_variables(home)},
         "cell_seconds": limits.cell_seconds,
         "output_bytes": limits.output_bytes,
         "references": list(references),

@@ -1,0 +1,243 @@
+"""A process that imports the heavy libraries once, then forks a sandboxed Jupyter kernel for each submission.
+
+A kernel that starts from nothing spends about half of a lab's CPU time in the grade profile importing PyTorch,
+transformers, datasets, PEFT and TRL (6 of 12 CPU-seconds). The server imports them once; each kernel is a fork of
+it, with those modules already in memory (shared, copy-on-write), so a class is graded in little more than the time
+its notebooks compute.
+
+    python -m course_utils.instructor.grading.forkserver serve SOCKET [MODULE ...]      # the server
+    python -m course_utils.instructor.grading.forkserver connect SOCKET JOB -- KERNEL   # a kernel, for jupyter_client
+
+The kernel command that ``jupyter_client`` launches is the *client* (the second line; ``KERNEL`` is the usual
+``python -m ipykernel_launcher -f CONNECTION_FILE``, of which only the connection file is used). It hands the server
+the kernel's connection file, environment, resource limits and mounts (from the worker's ``JOB`` file, see
+``sandbox.py``) together with its own standard streams, and lives as long as the kernel, exiting with its exit status.
+The server forks a child that enters the namespaces (``isolation.py``) and runs the kernel in a PID namespace of its
+own. When the client ends (the kernel manager killed it, or its worker died), the server kills the kernel.
+
+Libraries read some settings from the environment when they are imported (``HF_HOME``, ``MPLCONFIGDIR``, the thread
+counts): the server is started with the kernels' environment, and their home folder (``HOME``, ``TMPDIR``, the caches)
+is the same path for all of them, ``home``, where each kernel's sandbox mounts its own folder.
+
+This module imports nothing but the standard library at the top: the client starts for every kernel.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NoReturn
+
+from .isolation import MountPlan, die_with_parent, enter_namespaces, new_pid_namespace
+
+# What a lab's kernel imports, heaviest first; ipykernel's application last (it brings IPython, zmq, tornado).
+PRELOAD = ("torch", "transformers", "datasets", "peft", "trl", "pandas", "matplotlib", "ipykernel.kernelapp")
+LIMITS = {"address_space": resource.RLIMIT_AS, "file_size": resource.RLIMIT_FSIZE}
+MESSAGE_BYTES = 1 << 20  # the largest request: an environment, a few paths
+
+
+def home_variables(home: Path) -> dict[str, str]:
+    """The environment variables that put a kernel's home, temporary files and caches in ``home``."""
+    return {
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "MPLCONFIGDIR": str(home / ".matplotlib"),
+        "HF_HOME": str(home / ".huggingface"),
+    }
+
+
+class ForkServer:
+    """The server, as a context manager: ``with ForkServer(env, home) as server: ... server.address ...``.
+
+    ``env`` is the kernels' environment (their home is ``home``); ``preload`` the modules imported before any fork
+    (none: a server that only sandboxes, for a single notebook).
+    """
+
+    def __init__(self, env: Mapping[str, str], home: Path, preload: Sequence[str] = PRELOAD):
+        self.env, self.home, self.preload = dict(env), home, tuple(preload)
+        self.folder = Path(tempfile.mkdtemp(prefix="course-forkserver-"))  # hidden from every kernel
+        self.address = self.folder / "socket"
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> ForkServer:
+        log = (self.folder / "server.log").open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", __name__, "serve", str(self.address), *self.preload],
+            env={**self.env, **home_variables(self.home)},
+            cwd=self.home,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+        )
+        ready = self.process.stdout.readline().strip() if self.process.stdout else b""
+        if ready != b"ready":
+            self.__exit__()
+            problem = (self.folder / "server.log").read_text(errors="replace")[-2000:] if self.folder.exists() else ""
+            raise RuntimeError(f"the fork server did not start: {problem or 'no message'}")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.kill()  # its kernels die with it (a parent-death signal)
+            self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+# --- the server ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Child:
+    """A kernel the server forked, and the connection of the client that asked for it."""
+
+    pid: int
+    pidfd: int  # readable when the child ends
+    connection: socket.socket
+
+
+def serve(address: str, modules: Sequence[str]) -> None:
+    """Import ``modules``, say ``ready``, then fork a kernel for each client that connects, until killed."""
+    die_with_parent()
+    sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # as ipykernel_launcher does
+    for module in modules:
+        importlib.import_module(module)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # SEQPACKET: one request, one message
+    listener.bind(address)
+    listener.listen(64)
+    print("ready", flush=True)
+    selector = selectors.DefaultSelector()  # one thread: forking is safe
+    selector.register(listener, selectors.EVENT_READ)
+    children: dict[int, Child] = {}  # by pidfd
+
+    def close_all() -> None:  # in a forked child: nothing of the server's stays open in a kernel
+        selector.close()
+        listener.close()
+        for child in children.values():
+            child.connection.close()
+            os.close(child.pidfd)
+
+    while True:
+        for key, _ in selector.select():
+            if key.fileobj is listener:
+                connection, _ = listener.accept()
+                message, streams, _, _ = socket.recv_fds(connection, MESSAGE_BYTES, 3)
+                pid = os.fork()
+                if pid == 0:
+                    connection.close()
+                    close_all()
+                    run_kernel(json.loads(message), streams)
+                for stream in streams:
+                    os.close(stream)
+                child = Child(pid, os.pidfd_open(pid), connection)
+                children[child.pidfd] = child
+                selector.register(child.pidfd, selectors.EVENT_READ)
+                selector.register(connection, selectors.EVENT_READ, child)
+            elif isinstance(key.data, Child):  # the client said nothing more: it ended, so the kernel goes too
+                if not key.data.connection.recv(1):
+                    selector.unregister(key.data.connection)
+                    os.kill(key.data.pid, signal.SIGKILL)
+            else:  # a child ended: tell its client how
+                child = children.pop(key.fd)
+                status = os.waitpid(child.pid, 0)[1]
+                selector.unregister(child.pidfd)
+                os.close(child.pidfd)
+                try:
+                    selector.unregister(child.connection)
+                except KeyError:
+                    pass  # its client had already gone
+                try:
+                    child.connection.send(str(exit_code(status)).encode())
+                except OSError:
+                    pass
+                child.connection.close()
+
+
+def exit_code(status: int) -> int:
+    """A process's wait status as the exit code a shell would report (128 + N for signal N)."""
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def run_kernel(request: dict, streams: list[int]) -> NoReturn:
+    """In a child of the server: take the client's streams and limits, enter the sandbox, run the kernel, exit."""
+    code = 1
+    try:
+        os.setsid()  # a session of its own: signals to the grader's terminal do not reach it
+        for target, stream in enumerate(streams):
+            os.dup2(stream, target)
+            os.close(stream)
+        die_with_parent()  # the server
+        for name, limit in request["limits"].items():
+            resource.setrlimit(LIMITS[name], tuple(limit))
+        if request["isolated"]:
+            hidden = tuple(Path(path) for path in request["hidden"])
+            enter_namespaces(MountPlan(Path(request["work"]), Path(request["home"]), hidden))
+            kernel = new_pid_namespace()
+            if kernel:  # here, outside the kernel's PID namespace: wait for it, and end as it ends
+                code = exit_code(os.waitpid(kernel, 0)[1])
+                return
+        else:
+            os.chdir(request["work"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        from ipykernel.kernelapp import IPKernelApp
+
+        IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+# --- the client ----------------------------------------------------------------------------------------------------
+
+
+def connect(address: str, job_file: str, kernel_command: Sequence[str]) -> int:
+    """Ask the server at ``address`` for a kernel as ``job_file`` describes; wait for it to end; its exit status."""
+    die_with_parent()  # the worker that launched this kernel
+    job = json.loads(Path(job_file).read_text())
+    request = {
+        "connection_file": kernel_command[list(kernel_command).index("-f") + 1],
+        "env": dict(os.environ),
+        "limits": {name: resource.getrlimit(limit) for name, limit in LIMITS.items()},  # the worker's, inherited
+        "work": job["kernel_dir"],
+        "home": job["home"],
+        "hidden": job["hidden"],
+        "isolated": job["isolated"],
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
+        connection.connect(address)
+        socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
+        reply = connection.recv(16)
+    return int(reply) if reply else 1
+
+
+def main(arguments: Sequence[str]) -> None:
+    command, address, *rest = arguments
+    if command == "serve":
+        serve(address, rest)
+    elif command == "connect":
+        job_file, separator, *kernel_command = rest
+        sys.exit(connect(address, job_file, kernel_command))
+    else:
+        sys.exit(f"unknown command {command!r}: serve or connect")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
