@@ -26,7 +26,7 @@ if [[ $step == all || $step == install ]]; then
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet uv "torch==2.13.0" 2> >(grep -v "^WARNING: Location" >&2)
     # uv caches a local project's wheel by its pyproject.toml: --refresh-package builds this checkout afresh.
-    uv=("$VENV/bin/uv" pip install --python "$VENV/bin/python" --quiet --refresh-package align-course)
+    uv=("$VENV/bin/uv" pip install --python "$VENV/bin/python" --quiet --compile-bytecode --refresh-package align-course)
     "${uv[@]}" -c build/lowest-constraints.txt .
     "$VENV/bin/python" scripts/check_base_install.py
     "${uv[@]}" -c build/lowest-constraints.txt ".[instructor]"
