@@ -19,7 +19,9 @@ Libraries read some settings from the environment when they are imported (``HF_H
 counts): the server is started with the kernels' environment, and their home folder (``HOME``, ``TMPDIR``, the caches)
 is the same path for all of them, ``home``, where each kernel's sandbox mounts its own folder.
 
-This module imports nothing but the standard library at the top: the client starts for every kernel.
+The server computes nothing before it forks (no tensor operation starts PyTorch's thread pools), as a DataLoader's
+worker processes are forked after ``import torch``; a child keeps only the thread that forked it. This module imports
+nothing but the standard library at the top: the client starts for every kernel.
 """
 
 from __future__ import annotations
