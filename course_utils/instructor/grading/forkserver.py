@@ -148,7 +148,7 @@ def serve(address: str, modules: Sequence[str]) -> None:
                 selector.register(child.pidfd, selectors.EVENT_READ)
                 selector.register(connection, selectors.EVENT_READ, child)
             elif isinstance(key.data, Child):  # the client said nothing more: it ended, so the kernel goes too
-                if not key.data.connection.recv(1):
+                if not receive_or_nothing(key.data.connection):
                     selector.unregister(key.data.connection)
                     os.kill(key.data.pid, signal.SIGKILL)
             else:  # a child ended: tell its client how
@@ -165,6 +165,14 @@ def serve(address: str, modules: Sequence[str]) -> None:
                 except OSError:
                     pass
                 child.connection.close()
+
+
+def receive_or_nothing(connection: socket.socket) -> bytes:
+    """A byte from ``connection``, or ``b""`` when its other end has closed it or is gone (reset)."""
+    try:
+        return connection.recv(1)
+    except OSError:
+        return b""
 
 
 def exit_code(status: int) -> int:
