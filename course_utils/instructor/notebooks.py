@@ -81,8 +81,9 @@ class KernelPlace:
     """Where a kernel runs: its working folder, the folder of its sockets, and the command it runs under.
 
     The sockets are local (``ipc``, not TCP), so that a kernel without a network still talks to its client. With a
-    ``prefix`` (``unshare ... --``), the kernel starts as ``prefix + [python, -m, ipykernel_launcher, -f, FILE]`` and
-    is interrupted by a message rather than a signal (the signal would reach the prefix's process, not the kernel).
+    ``prefix`` (the grader's fork-server client, ``... forkserver connect SOCKET JOB --``), the kernel starts as
+    ``prefix + [python, -m, ipykernel_launcher, -f, FILE]`` and is interrupted by a message rather than a signal (the
+    signal would reach the prefix's process, not the kernel).
     """
 
     folder: Path

@@ -10,7 +10,7 @@ mount, PID and network namespaces, entered with system calls in ``isolation.py``
   filesystems; ``/dev/shm`` is private;
 - **processes**: the kernel is the first process of a PID namespace, with its own ``/proc``: it sees only its own
   children, cannot signal or trace the worker, and when it ends every process it started ends with it; when the
-  worker ends, the kernel is killed (a parent-death signal);
+  worker ends, its fork-server client dies with it (a parent-death signal) and the server kills the kernel;
 - **network**: a new network namespace with no interfaces, so every connection fails;
 - **resources**: address space (``memory_mb``), size of files written, and wall time (the whole process group is
   killed); each cell is interrupted after ``cell_seconds``; printed output is capped per cell.
@@ -142,7 +142,7 @@ def run_sandboxed(
         if ended is None:
             ended = {"status": RunStatus.CRASHED, "detail": log.decode(errors="replace")[-2000:]}
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)  # the worker; its kernel follows (the parent-death signal)
+        os.killpg(process.pid, signal.SIGKILL)  # the worker; its client dies with it, the server then kills the kernel
         process.communicate()
         ended = json.loads((record_dir / RECORD).read_text()) if (record_dir / RECORD).exists() else {}
         ended |= {"status": RunStatus.TIMEOUT, "detail": f"the notebook ran longer than {limits.wall_seconds:.0f} s"}
