@@ -21,6 +21,7 @@ import copy
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -182,8 +183,11 @@ class Rollout:
 class PPOTrainer:
     """Classic PPO on a causal LM with a value head, against a frozen reference model.
 
-    ``ref_model=None`` takes a frozen copy of the policy as it is now. Dropout is switched off in both models so
-    that, before the first update, the new and old log-probs are identical (ratio exactly 1).
+    ``ref_model=None`` takes a frozen copy of the policy as it is now, except for a policy with LoRA adapters (a PEFT
+    model): its reference is the same network with the adapters switched off, so only the adapters (and the value
+    head) train and one copy of the base weights serves both ("RLHF using only adapters"; TRL's PPO did the same).
+    Dropout is switched off in both models so that, before the first update, the new and old log-probs are
+    identical (ratio exactly 1).
 
     The trainer sets up ``accelerate`` for the process: later trainers in the same process must use the same
     ``mixed_precision`` (restart the kernel to change it).
@@ -206,13 +210,16 @@ class PPOTrainer:
         self.value_loss_fn = value_loss_fn
         self.accelerator = Accelerator(mixed_precision=config.mixed_precision)
         self.generator = torch.Generator().manual_seed(config.seed)
-        if ref_model is None:
+        if ref_model is None and not has_adapters(model.policy):
             ref_model = copy.deepcopy(model.policy)
-        for network in (model, ref_model):
-            _disable_dropout(network)
-        optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+        _disable_dropout(model)
+        if ref_model is not None:
+            _disable_dropout(ref_model)
+            ref_model = ref_model.to(self.accelerator.device).eval().requires_grad_(False)
+        self.ref_model = ref_model  # None: the policy with its adapters switched off
+        # Frozen weights (a LoRA policy's base) get no optimiser state: Adam keeps two numbers per trained weight.
+        optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=config.learning_rate)
         self.model, self.optimizer = self.accelerator.prepare(model, optimizer)
-        self.ref_model = ref_model.to(self.accelerator.device).eval().requires_grad_(False)
         self.kl_ctl = (
             AdaptiveKLController(config.init_kl_coef, config.target, config.horizon)
             if config.adap_kl_ctrl
@@ -360,8 +367,11 @@ class PPOTrainer:
         return self._suppressed(logits[:, :-1].float()), values[:, :-1].float()
 
     def _reference_logits(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        with self.accelerator.autocast():
-            logits = self.ref_model(input_ids=input_ids, attention_mask=attention_mask).logits
+        """The reference's logits, aligned like the policy's: the frozen model's, or the policy's without adapters."""
+        reference = self.policy.policy if self.ref_model is None else self.ref_model
+        adapters_off = reference.disable_adapter() if self.ref_model is None else nullcontext()
+        with self.accelerator.autocast(), adapters_off:
+            logits = reference(input_ids=input_ids, attention_mask=attention_mask).logits
         return self._suppressed(logits[:, :-1].float())
 
     def _suppressed(self, logits: torch.Tensor) -> torch.Tensor:
@@ -376,6 +386,13 @@ class PPOTrainer:
     def _mean(self, values: torch.Tensor) -> float:
         """The mean over the whole batch, across processes."""
         return self.accelerator.gather(values).float().mean().item()
+
+
+def has_adapters(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a PEFT model (LoRA adapters on a frozen base), whose adapters can be switched off."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
 
 
 def _disable_dropout(model: torch.nn.Module) -> None:

@@ -275,3 +275,41 @@ def test_suppressed_tokens_are_never_sampled_and_have_no_probability_in_the_step
 def test_suppress_tokens_must_be_token_ids():
     with pytest.raises(ValueError, match="suppress_tokens"):
         PPOConfig(suppress_tokens=(-1,))
+
+
+def lora_policy(**lora) -> CausalLMWithValueHead:
+    from peft import LoraConfig, get_peft_model
+
+    torch.manual_seed(0)
+    base = AutoModelForCausalLM.from_pretrained(SOURCE)
+    return CausalLMWithValueHead(get_peft_model(base, LoraConfig(r=4, target_modules=["c_attn"], **lora)))
+
+
+def test_a_lora_policy_is_its_own_reference_with_the_adapters_off(tokenizer):
+    """One network in memory: the reference is the base model, the adapters' changes are what the KL measures."""
+    model = lora_policy(init_lora_weights=False)  # random adapters: the policy starts away from its base
+    trainer = make_trainer(model, tokenizer)
+    assert trainer.ref_model is None
+    batch = pack_batch(queries_for(tokenizer, 4), [torch.tensor(tokenizer.encode(" Boil water."))] * 4, 0)
+    base = AutoModelForCausalLM.from_pretrained(SOURCE).eval()
+    with torch.no_grad():
+        expected = base(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1]
+        reference = trainer._reference_logits(batch.input_ids, batch.attention_mask)
+        policy, _ = trainer._policy_forward(batch.input_ids, batch.attention_mask)
+    torch.testing.assert_close(reference, expected)
+    assert not torch.allclose(policy, expected, atol=1e-3)  # the adapters are on again after the reference pass
+
+
+def test_a_lora_policy_trains_only_its_adapters_and_value_head(tokenizer):
+    model = lora_policy()  # LoRA's own initialisation: B = 0, so the policy starts equal to its reference
+    trainable = {name for name, parameter in model.named_parameters() if parameter.requires_grad}
+    assert trainable and all("lora_" in name or name.startswith("value_head") for name in trainable)
+    before = {name: parameter.detach().clone() for name, parameter in model.named_parameters()}
+    trainer = make_trainer(model, tokenizer, learning_rate=1e-2)
+    optimised = sum(len(group["params"]) for group in trainer.optimizer.param_groups)
+    assert optimised == len(trainable)  # no optimiser state for the frozen base
+    queries = queries_for(tokenizer, 8)
+    stats = trainer.step(queries, trainer.generate(queries, max_new_tokens=4, do_sample=False), torch.linspace(-1, 1, 8))
+    assert stats["objective/kl"] == 0.0  # before the update, policy == base model
+    changed = {name for name, parameter in model.named_parameters() if not torch.equal(parameter, before[name])}
+    assert changed == {name for name in trainable if "lora_A" not in name}  # B = 0 gives A no gradient at first
