@@ -282,7 +282,8 @@ def lora_policy(**lora) -> CausalLMWithValueHead:
 
     torch.manual_seed(0)
     base = AutoModelForCausalLM.from_pretrained(SOURCE)
-    return CausalLMWithValueHead(get_peft_model(base, LoraConfig(r=4, target_modules=["c_attn"], **lora)))
+    config = LoraConfig(r=4, target_modules=["c_attn"], fan_in_fan_out=True, **lora)  # GPT-2's Conv1D: fan_in_fan_out
+    return CausalLMWithValueHead(get_peft_model(base, config))
 
 
 def test_a_lora_policy_is_its_own_reference_with_the_adapters_off(tokenizer):
@@ -309,7 +310,9 @@ def test_a_lora_policy_trains_only_its_adapters_and_value_head(tokenizer):
     optimised = sum(len(group["params"]) for group in trainer.optimizer.param_groups)
     assert optimised == len(trainable)  # no optimiser state for the frozen base
     queries = queries_for(tokenizer, 8)
-    stats = trainer.step(queries, trainer.generate(queries, max_new_tokens=4, do_sample=False), torch.linspace(-1, 1, 8))
+    stats = trainer.step(
+        queries, trainer.generate(queries, max_new_tokens=4, do_sample=False), torch.linspace(-1, 1, 8)
+    )
     assert stats["objective/kl"] == 0.0  # before the update, policy == base model
     changed = {name for name, parameter in model.named_parameters() if not torch.equal(parameter, before[name])}
     assert changed == {name for name in trainable if "lora_A" not in name}  # B = 0 gives A no gradient at first
