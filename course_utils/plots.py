@@ -155,3 +155,29 @@ def plot_curves(
     axes.legend()
     figure.tight_layout()
     return figure
+
+
+def plot_reward_against_kl(
+    curves: Mapping[str, Sequence[Mapping[str, float]]], title: str = "Optimising a proxy reward"
+) -> Figure:
+    """Proxy and gold reward against the KL distance from the SFT policy, one line per method: the figure of Gao,
+    Schulman & Hilton (2022). Each row of a curve has ``"kl"``, ``"proxy"`` and ``"gold"``.
+
+    Left, the proxy: what the optimiser sees, and drives up. Right, the gold: what we wanted, which rises, peaks and
+    falls once the policy exploits the proxy's mistakes.
+    """
+    if not curves or not all(curves.values()):
+        raise ValueError("Give at least one curve, each with at least one row of kl, proxy and gold.")
+    figure, (proxy_axes, gold_axes) = plt.subplots(1, 2, figsize=(12, 4))
+    for label, rows in curves.items():
+        kl = [row["kl"] for row in rows]
+        for axes, key in ((proxy_axes, "proxy"), (gold_axes, "gold")):
+            axes.plot(kl, [row[key] for row in rows], "o-", label=label)
+    for axes, ylabel in ((proxy_axes, "proxy reward (what is optimised)"), (gold_axes, "gold reward (what we want)")):
+        axes.set_xlabel("KL from the SFT policy (nats per answer)")
+        axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

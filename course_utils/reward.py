@@ -28,9 +28,11 @@ def reward_scores(
     tokenizer: PreTrainedTokenizerBase,
     texts: Sequence[str],
     batch_size: int = 32,
-    desc: str = "Scoring",
+    desc: str | None = "Scoring",
 ) -> torch.Tensor:
     """The reward of each text, computed as ``RewardTrainer`` computes it, as a float tensor on the CPU.
+
+    ``desc`` labels the progress bar; ``None`` draws none (for scoring inside a loop that has its own).
 
     Each text gets the end-of-sequence token appended; rows are padded on the right, and the model reads its score
     head at the last token that is not padding.
@@ -38,7 +40,9 @@ def reward_scores(
     model.eval()
     device = next(model.parameters()).device
     scores = []
-    for start in tqdm(range(0, len(texts), batch_size), desc=desc, leave=False, disable=not progress_bars_enabled()):
+    for start in tqdm(
+        range(0, len(texts), batch_size), desc=desc, leave=False, disable=desc is None or not progress_bars_enabled()
+    ):
         chunk = [with_eos(text, tokenizer) for text in texts[start : start + batch_size]]
         batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="right").to(device)
         scores.append(model(**batch).logits[:, 0].float().cpu())

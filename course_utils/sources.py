@@ -31,10 +31,11 @@ def asset_path(*parts: str) -> Path:
 
 @dataclass(frozen=True)
 class Role:
-    """A model or dataset by purpose: its Hub repository and its packaged tiny stand-in."""
+    """A model or dataset by purpose: its Hub repository and its packaged tiny stand-in (None: the tiny profile has
+    no file for it, e.g. the capstone's gold reward, which is the judge in `judge.py`)."""
 
     hub_id: str
-    tiny_asset: tuple[str, ...]
+    tiny_asset: tuple[str, ...] | None
 
 
 ROLES: dict[str, Role] = {
@@ -49,6 +50,9 @@ ROLES: dict[str, Role] = {
     "imdb": Role(hub_id="stanfordnlp/imdb", tiny_asset=("datasets", "imdb")),
     "dpo_model": Role(hub_id="HuggingFaceTB/SmolLM2-360M", tiny_asset=("models", "gpt2-tiny")),
     "ultrafeedback": Role(hub_id="HuggingFaceH4/ultrafeedback_binarized", tiny_asset=("datasets", "ultrafeedback")),
+    "capstone_policy": Role(hub_id="HuggingFaceTB/SmolLM2-135M", tiny_asset=("models", "gpt2-tiny")),
+    "capstone_dialogues": Role(hub_id="Anthropic/hh-rlhf", tiny_asset=("datasets", "instruct_pairwise")),
+    "gold_reward_model": Role(hub_id="OpenAssistant/reward-model-deberta-v3-large-v2", tiny_asset=None),
 }
 
 
@@ -58,6 +62,8 @@ def resolve(role: str, profile: Profile) -> str:
         raise KeyError(f"Unknown role {role!r}; known roles: {', '.join(sorted(ROLES))}.")
     entry = ROLES[role]
     if not profile.is_full:
+        if entry.tiny_asset is None:
+            raise ValueError(f"{role!r} has no packaged stand-in: the {profile.name} profile does not load it.")
         return str(asset_path(*entry.tiny_asset))
     mirror = os.environ.get("COURSE_HUB_MIRROR")
     if mirror:

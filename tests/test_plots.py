@@ -14,6 +14,7 @@ from course_utils.plots import (
     plot_logps,
     plot_loss,
     plot_ppo_history,
+    plot_reward_against_kl,
     plot_reward_distributions,
 )  # noqa: E402
 
@@ -195,3 +196,21 @@ def test_plot_logps_draws_chosen_and_rejected_train_and_eval():
     plt.close(figure)
     with pytest.raises(ValueError, match="logps/chosen"):
         plot_logps([{"loss": 1.0, "step": 1}])
+
+
+def test_plot_reward_against_kl_draws_each_method_in_the_proxy_and_gold_panels():
+    curves = {
+        "best-of-n": [{"kl": 0.0, "proxy": 0.5, "gold": 0.3}, {"kl": 0.19, "proxy": 1.2, "gold": 0.9}],
+        "PPO": [{"kl": 0.0, "proxy": 0.6, "gold": 0.3}, {"kl": 2.0, "proxy": 2.0, "gold": -0.4}],
+    }
+    figure = plot_reward_against_kl(curves)
+    proxy_axes, gold_axes = figure.axes
+    assert "proxy" in proxy_axes.get_ylabel() and "gold" in gold_axes.get_ylabel()
+    assert "KL" in gold_axes.get_xlabel()
+    for axes, key in ((proxy_axes, "proxy"), (gold_axes, "gold")):
+        assert [line.get_label() for line in axes.lines] == ["best-of-n", "PPO"]
+        assert [list(line.get_ydata()) for line in axes.lines] == [
+            [row[key] for row in rows] for rows in curves.values()
+        ]
+    with pytest.raises(ValueError, match="at least one curve"):
+        plot_reward_against_kl({"PPO": []})

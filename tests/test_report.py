@@ -47,3 +47,11 @@ def test_report_result_saves_details_without_printing_them(monkeypatch, tmp_path
     assert line == "lab3: reward 0.50 -> 2.00"
     assert "6.25" not in capsys.readouterr().out
     assert json.loads((tmp_path / "lab3.json").read_text())["final_kl"] == 6.25
+
+
+def test_report_result_with_a_peak_prints_three_figures_and_saves_the_series(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("COURSE_REPORT_DIR", str(tmp_path))
+    line = report_result("lab5", "gold", 0.1, 0.25, peak=1.0, gold_curve=[0.1, 1.0, 0.25])
+    assert line == "lab5: gold 0.10 -> 1.00 -> 0.25"
+    record = json.loads((tmp_path / "lab5.json").read_text())
+    assert (record["peak"], record["gold_curve"]) == (1.0, [0.1, 1.0, 0.25])

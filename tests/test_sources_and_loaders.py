@@ -79,7 +79,9 @@ def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path)
 
 @pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
 def test_resolve_unknown_role_raises_key_error(profile):
-    with pytest.raises(KeyError, match="code_alpaca, dpo_model, imdb, instruct_pairwise, ppo_policy, reward_model"):
+    with pytest.raises(
+        KeyError, match="code_alpaca, dpo_model, gold_reward_model, imdb, instruct_pairwise, ppo_policy"
+    ):
         resolve("policy", profile)
 
 
@@ -94,7 +96,15 @@ def test_roles_hub_ids():
         "imdb": "stanfordnlp/imdb",
         "dpo_model": "HuggingFaceTB/SmolLM2-360M",
         "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized",
+        "capstone_policy": "HuggingFaceTB/SmolLM2-135M",
+        "capstone_dialogues": "Anthropic/hh-rlhf",
+        "gold_reward_model": "OpenAssistant/reward-model-deberta-v3-large-v2",
     }
+
+
+def test_a_role_without_a_packaged_stand_in_says_so_in_the_tiny_profile():
+    with pytest.raises(ValueError, match="'gold_reward_model' has no packaged stand-in"):
+        resolve("gold_reward_model", Profile("tiny", "cpu"))
 
 
 # --- full profile end to end through a local mirror ------------------------------------------------------------

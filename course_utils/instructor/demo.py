@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..report import REPORT_DIR_VARIABLE
+from ..report import REPORT_DIR_VARIABLE, result_figures
 from .grading.grade import GradeConfig, grade_class, read_lab
 from .grading.simulate import solved
 from .notebooks import execute_notebook
@@ -54,7 +54,7 @@ def run_lab(
     report = out_dir / f"{lab}.json"
     if report.exists():
         record = json.loads(report.read_text())
-        result = f"{record['metric']} {record['before']:.2f} -> {record['after']:.2f}"
+        result = f"{record['metric']} {result_figures(record)}"
     else:
         result = "(no result reported)"
     return handed_in, seconds, result
