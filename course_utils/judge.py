@@ -4,7 +4,8 @@ In "Scaling laws for reward model overoptimization" (Gao, Schulman & Hilton 2022
 true human preference: it labels the pairs a *proxy* reward model is trained on, and it measures what optimising the
 proxy really did. Our tiny world (``howto.py``) is small enough to write its gold reward down. A good answer is
 
-- **relevant and complete**: it gives the steps of the task that was asked, and not those of another task;
+- **relevant and complete**: it gives the steps of the task that was asked, and not those of another task; an answer
+  that gives none of them has not answered, however politely it says nothing;
 - **polite**: it opens kindly and closes with a friendly line;
 - **clean**: no off-topic chatter, no sentence said twice, no rudeness, no refusal, not cut off mid-sentence.
 
@@ -22,7 +23,7 @@ from .howto import CHATTER, CLOSINGS, OPENINGS, REFUSALS, TASKS, task_of
 RUDE_MARKS = ("silly question", "figure it out", "stop wasting my time", "obviously")
 # What each quality is worth; an answer with every step, politely put and clean, scores 3 + 0.5 + 0.5 = 4.
 STEP, OPENING, CLOSING = 1.0, 0.5, 0.5
-OTHER_STEP, CHATTER_SENTENCE, REPEAT, CUT_OFF, RUDE, REFUSAL = -1.0, -1.0, -1.0, -1.0, -2.0, -2.0
+OTHER_STEP, NO_STEP, CHATTER_SENTENCE, REPEAT, CUT_OFF, RUDE, REFUSAL = -1.0, -1.0, -1.0, -1.0, -1.0, -2.0, -2.0
 
 
 def sentences(text: str) -> list[str]:
@@ -43,7 +44,7 @@ def gold_reward(prompt: str, answer: str) -> float:
     said = sentences(answer)
     steps = sum(step in text for step in TASKS[task])
     other_steps = sum(step in text for other, other_task in TASKS.items() if other != task for step in other_task)
-    score = STEP * steps + OTHER_STEP * other_steps
+    score = STEP * steps + OTHER_STEP * other_steps + NO_STEP * (steps == 0)
     score += OPENING * any(answer.startswith(opening) for opening in OPENINGS if opening)
     score += CLOSING * any(closing in answer for closing in CLOSINGS)
     score += CHATTER_SENTENCE * sum(chatter in answer for chatter in CHATTER)

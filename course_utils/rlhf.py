@@ -188,10 +188,11 @@ def gold_judge(gold: RewardsFn) -> GoldFn:
 
 
 def train_proxy(
-    profile: Profile, world: World, pairs: Sequence[dict[str, str]], config: Any
+    profile: Profile, world: World, pairs: Sequence[dict[str, str]], config: Any, save_dir: str | Path
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[dict]]:
     """The proxy reward model: Lab 2's (gpt2, or the tiny GPT-2, with a scalar head) trained with ``RewardTrainer``
-    on ``pairs`` (question / chosen / rejected answers, written as the policy's query followed by the answer)."""
+    on ``pairs`` (question / chosen / rejected answers, written as the policy's query followed by the answer), and
+    saved to ``save_dir`` (``loaders.load_saved_reward_model`` loads it back)."""
     from trl import RewardTrainer
 
     texts = {
@@ -203,6 +204,7 @@ def train_proxy(
         model=model, args=config, train_dataset=Dataset.from_dict(texts), processing_class=tokenizer
     )
     train(trainer)
+    trainer.save_model(str(save_dir))
     return trainer.model.eval(), tokenizer, trainer.state.log_history
 
 

@@ -27,25 +27,27 @@ def test_a_relevant_complete_polite_answer_gets_every_point():
             "Last, cool it in ice water.",
             3.0,
         ),
-        # a polite answer to another task: 3 steps of it (-3), opening 0.5, closing 0.5
+        # a polite answer to another task: 3 steps of it (-3), none of the asked task (-1), opening 0.5, closing 0.5
         (
             "Sure! To cook rice, first rinse the rice. Then use two cups of water per cup of rice. Finally, simmer it "
             "covered for fifteen minutes. Good luck!",
-            -2.0,
+            -3.0,
         ),
+        # polite words that answer nothing: no step (-1), opening 0.5, closing 0.5
+        ("Sure! Good luck!", 0.0),
         # one step (1), then the same sentence three times: two repeats (-2)
         (
             "To boil an egg, put the egg in a pot of cold water. Put the egg in a pot of cold water. "
             "Put the egg in a pot of cold water. Put the egg in a pot of cold water.",
             -1.0,
         ),
-        # opening 0.5, two chatter sentences (-2)
-        ("Sure! The library closes early on Sundays. My favourite number is seven.", -1.5),
+        # opening 0.5, no step (-1), two chatter sentences (-2)
+        ("Sure! The library closes early on Sundays. My favourite number is seven.", -2.5),
         # one step, cut off (-1), opening 0.5
         ("Sure! To boil an egg, first put the egg in a pot of cold water. Then bring it", 0.5),
-        ("I'm sorry, but I can't help with that.", -2.0),
-        ("That is a silly question. Look it up yourself.", -2.0),
-        ("", -1.0),  # nothing said, and not even a finished sentence
+        ("I'm sorry, but I can't help with that.", -3.0),  # a refusal (-2), no step (-1)
+        ("That is a silly question. Look it up yourself.", -3.0),  # rude (-2), no step (-1)
+        ("", -2.0),  # nothing said (no step, -1), and not even a finished sentence (-1)
     ],
 )
 def test_each_defect_costs_what_the_judge_says(answer, expected):

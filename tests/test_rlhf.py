@@ -7,7 +7,7 @@ from transformers import AutoModelForCausalLM
 
 from course_utils import rlhf
 from course_utils.judge import gold_reward
-from course_utils.loaders import load_tokenizer
+from course_utils.loaders import load_saved_reward_model, load_tokenizer
 from course_utils.overoptimization import best_of_n, best_of_n_kl
 from course_utils.ppo import PPOConfig, PPOTrainer
 from course_utils.profiles import Profile
@@ -128,7 +128,7 @@ def test_exploits_are_the_answers_the_proxy_overrates_most():
     assert [row["answer"] for row in rlhf.exploits(samples, proxy, gold, k=1)] == ["c"]
 
 
-def test_train_proxy_learns_the_gold_labelled_pairs(world):
+def test_train_proxy_learns_the_gold_labelled_pairs_and_saves_itself(world, tmp_path):
     profile = Profile("tiny", "cpu")
     pairs = [
         {"prompt": question, "chosen": f"Sure! Here is how. {question} Good luck!", "rejected": "No."}
@@ -146,7 +146,7 @@ def test_train_proxy_learns_the_gold_labelled_pairs(world):
         logging_steps=1,
         **trainer_kwargs(profile),
     )
-    model, tokenizer, history = rlhf.train_proxy(profile, world, pairs, config)
+    model, tokenizer, history = rlhf.train_proxy(profile, world, pairs, config, tmp_path / "proxy")
     losses = [entry["loss"] for entry in history if "loss" in entry]
     assert losses[-1] < losses[0]
     proxy = rlhf.proxy_rewards(model, tokenizer, world)
@@ -154,3 +154,5 @@ def test_train_proxy_learns_the_gold_labelled_pairs(world):
     chosen = proxy(questions, [f"Sure! Here is how. {q} Good luck!" for q in questions])
     rejected = proxy(questions, ["No."] * len(questions))
     assert all(c > r for c, r in zip(chosen, rejected, strict=True))
+    reloaded = rlhf.proxy_rewards(*load_saved_reward_model(tmp_path / "proxy", "cpu"), world)
+    assert reloaded(questions, ["No."] * len(questions)) == pytest.approx(rejected, abs=1e-5)

@@ -85,6 +85,14 @@ GRADED_CELLS = {
         "test_plot_dpo_history",
         "test_load_policy",
     },
+    "lab5_rlhf_capstone": {
+        "test_label_pairs",
+        "test_best_of_n",
+        "test_best_of_n_kl",
+        "test_normalise",
+        "test_training_target",
+        "test_balanced_win_rate",
+    },
 }
 
 WRONG_FORMAT = """def format_conversation(prompt: str, response: str) -> str:

@@ -108,7 +108,8 @@ def test_solution_runs_cleanly_in_the_tiny_profile(lab: str, executed: dict) -> 
     notebook, record = executed[lab]
     graded = [cell for cell in notebook.cells if is_test(cell)]
     assert stderr_outputs(nbformat.from_dict({"cells": graded})) == {}, "a test cell wrote to stderr"
-    assert record["after"] > record["before"], record
+    # Training improved the lab's metric; Lab 5 reports its peak too (its PPO run is meant to overshoot it).
+    assert record.get("peak", record["after"]) > record["before"], record
 
 
 def test_lab1_meets_its_learning_targets(executed: dict) -> None:
@@ -143,6 +144,15 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
     assert record["metric"] == "held-out reward accuracy"
     assert record["after"] >= 0.9, record
     assert record["margin_after"] > record["margin_before"] and record["margins_rising"] == 1.0, record
+
+
+def test_lab5_shows_overoptimisation(executed: dict) -> None:
+    """Issue 16's acceptance: over the PPO run the proxy reward rises, and the gold reward peaks before the last
+    evaluation and ends clearly below its peak (the same check runs on 5 seeds in benchmarks/training_targets.py)."""
+    _, record = executed["lab5_rlhf_capstone"]
+    assert record["metric"] == "gold reward SFT -> best -> final PPO"
+    assert record["proxy_after"] > record["proxy_before"], record
+    assert record["peak"] > record["before"] and record["overoptimised"] == 1.0, record
 
 
 def test_running_a_training_cell_twice_trains_the_untuned_model_again(executed: dict) -> None:
