@@ -16,7 +16,7 @@ from typing import Literal, TypeVar
 import numpy as np
 import torch
 
-from .quiet import silence_libraries
+from .quiet import hide_library_deprecations, silence_libraries
 from .runtime import check_runtime
 
 ProfileName = Literal["full", "tiny", "grade"]
@@ -132,6 +132,7 @@ def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
     # COURSE_MAX_STEPS caps every training run: a profile's code path without its training time
     max_steps = whole_number_from_environment("COURSE_MAX_STEPS", minimum=1)
     chosen = Profile(name=name, device=device, seed=seed, max_steps=max_steps)
+    hide_library_deprecations()
     if chosen.quiet:
         silence_libraries()
     seed_everything(seed)

@@ -16,6 +16,15 @@ def progress_bars_enabled() -> bool:
     return not _silenced
 
 
+def hide_library_deprecations() -> None:
+    """Hide the deprecation warning one library raises about another's API (TRL and PEFT ask a model
+    ``is_gradient_checkpointing``, which transformers 5 deprecated): nothing in the learner's code to change.
+
+    Call it inside ``warnings.catch_warnings()`` to hide it for a block only; `profiles.setup` hides it for the lab.
+    """
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
 def silence_libraries() -> None:
     """Switch off warnings, library logging below ERROR and every progress bar in this process.
 

@@ -30,12 +30,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 from .dpo import train_sft_reference
 from .judge import gold_reward
 from .loaders import load_causal_lm, load_reward_model
-from .overoptimization import GoldFn
+from .overoptimization import GoldFn, prefer_by
 from .ppo import CausalLMWithValueHead, PPOTrainer, sample_responses
 from .ppo.losses import logprobs_from_logits
 from .ppo.trainer import pack_batch
 from .profiles import Profile
-from .quiet import progress_bars_enabled
+from .quiet import hide_library_deprecations, progress_bars_enabled
 from .reward import reward_scores
 from .sources import resolve
 from .training import train
@@ -101,9 +101,16 @@ def lora_policy(source: str | Path, lora: Any, device: str) -> CausalLMWithValue
 
     base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device)
     with warnings.catch_warnings():
-        # PEFT asks the model a question transformers 5 has deprecated; it is not the learner's concern.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        hide_library_deprecations()
         return CausalLMWithValueHead(get_peft_model(base, lora))
+
+
+def stop_token_ids(tokenizer: PreTrainedTokenizerBase, world: World) -> list[int]:
+    """The tokens an answer stops at: the end-of-sequence token and ``world.answer_end`` (which must be one token)."""
+    stop = tokenizer.encode(world.answer_end, add_special_tokens=False)
+    if len(stop) != 1:
+        raise ValueError(f"The answer end {world.answer_end!r} must be one token, not {len(stop)}.")
+    return [tokenizer.eos_token_id, stop[0]]
 
 
 @dataclass
@@ -131,9 +138,6 @@ def sample_answers(
     Generation stops at the end-of-sequence token or at ``world.answer_end`` (a single token in both profiles'
     tokenizers); an answer that reaches ``max_new_tokens`` first is cut off, and the gold judge sees that.
     """
-    stop = tokenizer.encode(world.answer_end, add_special_tokens=False)
-    if len(stop) != 1:
-        raise ValueError(f"The answer end {world.answer_end!r} must be one token, not {len(stop)}.")
     query_ids = [torch.tensor(tokenizer.encode(world.query(question))) for question in questions]
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
         torch.manual_seed(seed)
@@ -146,7 +150,7 @@ def sample_answers(
             do_sample=True,
             top_k=0,
             top_p=1.0,
-            eos_token_id=[tokenizer.eos_token_id, stop[0]],
+            eos_token_id=stop_token_ids(tokenizer, world),
         )
     answers = [tokenizer.decode(response, skip_special_tokens=True).strip() for response in responses]
     return Samples(list(questions), query_ids, responses, answers)
@@ -399,3 +403,61 @@ def standardised(values: Sequence[float]) -> torch.Tensor:
     values = torch.as_tensor(values, dtype=torch.float32)
     std = values.std() if len(values) > 1 and values.std() > 0 else torch.tensor(1.0)
     return (values - values.mean()) / std
+
+
+def preference_rows(world: World, pairs: Sequence[dict[str, str]]) -> Dataset:
+    """Gold-labelled pairs as ``trl.DPOTrainer`` reads them: the policy's query as the prompt, the two answers."""
+    return Dataset.from_dict(
+        {
+            "prompt": [world.query(pair["prompt"]) for pair in pairs],
+            "chosen": [pair["chosen"] for pair in pairs],
+            "rejected": [pair["rejected"] for pair in pairs],
+        }
+    )
+
+
+def query_rows(world: World, questions: Sequence[str]) -> Dataset:
+    """Questions as ``trl.GRPOTrainer`` (or ``RLOOTrainer``) reads them: the query as the prompt, and the question
+    in a column of its own, which the trainer hands to the reward function."""
+    return Dataset.from_dict({"prompt": [world.query(q) for q in questions], "question": list(questions)})
+
+
+def trl_reward(world: World, reward: RewardsFn) -> Callable[..., list[float]]:
+    """``reward(questions, answers)`` as a reward function of TRL's online trainers, which call it with the prompts,
+    the completions and the dataset's other columns (here ``question``). An answer is the completion up to
+    ``world.answer_end``, as `sample_answers` cuts it."""
+
+    def rewards(prompts: list[str], completions: list[str], question: list[str], **_: Any) -> list[float]:
+        answers = [completion.split(world.answer_end)[0].strip() for completion in completions]
+        return [float(value) for value in reward(question, answers)]
+
+    rewards.__name__ = "proxy"  # TRL logs each reward function's mean under its name
+    return rewards
+
+
+def route_row(
+    name: str,
+    model: torch.nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    world: World,
+    sft_side: Samples,
+    gold: RewardsFn,
+    proxy: RewardsFn,
+    win_rate: Callable[[Callable[[str, str, str], float], list[str], list[str], list[str]], float],
+    max_new_tokens: int,
+    seed: int,
+) -> dict[str, float | str]:
+    """One row of the routes' table: a LoRA-tuned policy (``model``, a PEFT model on the SFT model) answers the
+    questions of ``sft_side`` with the same seed as the SFT policy did, and is compared with it: the gold win rate
+    (by ``win_rate``, each pair judged in both orders), the mean gold and proxy rewards, the KL from the SFT policy
+    (the adapters switched off) and the mean answer length in words."""
+    side = sample_answers(model, tokenizer, world, sft_side.questions, max_new_tokens, seed)
+    prefer = prefer_by(gold_judge(gold))
+    return {
+        "policy": name,
+        "gold win rate vs SFT": win_rate(prefer, side.questions, side.answers, sft_side.answers),
+        "gold reward": statistics.mean(gold(side.questions, side.answers)),
+        "proxy reward": statistics.mean(proxy(side.questions, side.answers)),
+        "KL from SFT": kl_to_reference(model, None, side, tokenizer.pad_token_id),
+        "mean length (words)": statistics.mean(len(answer.split()) for answer in side.answers),
+    }

@@ -20,7 +20,7 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_utils import TrainOutput
 
 from .profiles import Profile
-from .quiet import quiet_progress
+from .quiet import hide_library_deprecations, quiet_progress
 
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 TrainerT = TypeVar("TrainerT", bound=Trainer)
@@ -85,8 +85,7 @@ def reference_trainer(
             labels = trainer.train_dataset["labels"]
     """
     with tempfile.TemporaryDirectory() as output_dir, quiet_progress(), warnings.catch_warnings():
-        # TRL 1.16 asks the model a question transformers 5 has deprecated; it is not the learner's concern.
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+        hide_library_deprecations()
         args = config_class(
             output_dir=output_dir,
             report_to="none",

@@ -156,3 +156,52 @@ def test_train_proxy_learns_the_gold_labelled_pairs_and_saves_itself(world, tmp_
     assert all(c > r for c, r in zip(chosen, rejected, strict=True))
     reloaded = rlhf.proxy_rewards(*load_saved_reward_model(tmp_path / "proxy", "cpu"), world)
     assert reloaded(questions, ["No."] * len(questions)) == pytest.approx(rejected, abs=1e-5)
+
+
+def test_stop_token_ids_are_the_end_of_sequence_and_the_answer_end(world, tokenizer):
+    assert rlhf.stop_token_ids(tokenizer, world) == [tokenizer.eos_token_id, tokenizer.encode("\n")[0]]
+    two_tokens = rlhf.World([], world.sft_rows, chat=False, answer_end="\n\n\n.")
+    with pytest.raises(ValueError, match="must be one token"):
+        rlhf.stop_token_ids(tokenizer, two_tokens)
+
+
+def test_trl_rows_and_reward_use_the_query_and_cut_the_answer_like_sample_answers(world):
+    pairs = [{"prompt": "How do I boil an egg?", "chosen": "Boil it.", "rejected": "No."}]
+    assert rlhf.preference_rows(world, pairs)[0] == {
+        "prompt": "How do I boil an egg?\n\n",
+        "chosen": "Boil it.",
+        "rejected": "No.",
+    }
+    rows = rlhf.query_rows(world, ["How do I boil an egg?"])
+    assert rows[0] == {"prompt": "How do I boil an egg?\n\n", "question": "How do I boil an egg?"}
+    seen = []
+
+    def reward(questions, answers):
+        seen.append((list(questions), list(answers)))
+        return [1.5] * len(answers)
+
+    trl_fn = rlhf.trl_reward(world, reward)
+    assert trl_fn(rows["prompt"], [" Boil it. \nHow do I fry it?"], question=rows["question"]) == [1.5]
+    assert seen == [(["How do I boil an egg?"], ["Boil it."])]  # the answer stops at the end of its line
+
+
+def test_route_row_compares_a_lora_policy_with_the_sft_answers(world, tokenizer, model):
+    fresh = rlhf.lora_policy(SOURCE, LORA, "cpu")  # B = 0: the same policy as the SFT model
+    sft_side = rlhf.sample_answers(model, tokenizer, world, world.questions[:6], max_new_tokens=16, seed=3)
+    length = lambda questions, answers: [float(len(answer)) for answer in answers]  # noqa: E731
+    judged = []
+
+    def win_rate(prefer, questions, ours, theirs):
+        judged.append((ours, theirs))
+        return 0.25
+
+    row = rlhf.route_row("fresh", fresh.policy, tokenizer, world, sft_side, length, length, win_rate, 16, seed=3)
+    assert judged == [(sft_side.answers, sft_side.answers)]  # the same seed, the same policy: the same answers
+    assert row == {
+        "policy": "fresh",
+        "gold win rate vs SFT": 0.25,
+        "gold reward": pytest.approx(sum(map(len, sft_side.answers)) / 6),
+        "proxy reward": pytest.approx(sum(map(len, sft_side.answers)) / 6),
+        "KL from SFT": 0.0,
+        "mean length (words)": pytest.approx(sum(len(a.split()) for a in sft_side.answers) / 6),
+    }
