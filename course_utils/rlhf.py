@@ -54,7 +54,9 @@ class World:
     questions: list[str]
     sft_rows: Dataset
     chat: bool  # True: queries are hh-rlhf dialogues ("Human: ... Assistant:"); False: the question, a blank line
-    answer_end: str  # an answer stops here: the end of its line (tiny), or of its paragraph (full)
+    # An answer stops here as well as at the end-of-sequence token: the end of its line (tiny); None (full): only at
+    # the end-of-sequence token, which SFT taught it to write after each answer (hh-rlhf's answers span lines).
+    answer_end: str | None
 
     def query(self, question: str) -> str:
         """The text the policy continues to answer ``question``.
@@ -80,7 +82,7 @@ def load_world(profile: Profile) -> World:
     sft = Dataset.from_dict(
         {"prompt": [head + HH_ASSISTANT for head, _ in split], "completion": [tail for _, tail in split]}
     )
-    return World(sorted(set(questions)), sft, chat=True, answer_end="\n\n")
+    return World(sorted(set(questions)), sft, chat=True, answer_end=None)
 
 
 def train_sft_policy(
@@ -106,7 +108,9 @@ def lora_policy(source: str | Path, lora: Any, device: str) -> CausalLMWithValue
 
 
 def stop_token_ids(tokenizer: PreTrainedTokenizerBase, world: World) -> list[int]:
-    """The tokens an answer stops at: the end-of-sequence token and ``world.answer_end`` (which must be one token)."""
+    """The tokens an answer stops at: the end-of-sequence token, and ``world.answer_end`` (which must be one token)."""
+    if world.answer_end is None:
+        return [tokenizer.eos_token_id]
     stop = tokenizer.encode(world.answer_end, add_special_tokens=False)
     if len(stop) != 1:
         raise ValueError(f"The answer end {world.answer_end!r} must be one token, not {len(stop)}.")
@@ -135,8 +139,8 @@ def sample_answers(
 ) -> Samples:
     """One sampled answer per question (plain sampling: temperature 1, no top-k or top-p), reproducible by ``seed``.
 
-    Generation stops at the end-of-sequence token or at ``world.answer_end`` (a single token in both profiles'
-    tokenizers); an answer that reaches ``max_new_tokens`` first is cut off, and the gold judge sees that.
+    Generation stops at the end-of-sequence token or at ``world.answer_end`` (`stop_token_ids`); an answer that
+    reaches ``max_new_tokens`` first is cut off, and the gold judge sees that.
     """
     query_ids = [torch.tensor(tokenizer.encode(world.query(question))) for question in questions]
     with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
@@ -428,7 +432,10 @@ def trl_reward(world: World, reward: RewardsFn) -> Callable[..., list[float]]:
     ``world.answer_end``, as `sample_answers` cuts it."""
 
     def rewards(prompts: list[str], completions: list[str], question: list[str], **_: Any) -> list[float]:
-        answers = [completion.split(world.answer_end)[0].strip() for completion in completions]
+        answers = [
+            completion.split(world.answer_end)[0].strip() if world.answer_end else completion.strip()
+            for completion in completions
+        ]
         return [float(value) for value in reward(question, answers)]
 
     rewards.__name__ = "proxy"  # TRL logs each reward function's mean under its name

@@ -17,6 +17,7 @@ The real tokenizers cannot be downloaded here; each model takes the packaged tin
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import random
@@ -28,6 +29,8 @@ import torch
 from datasets import Dataset
 from transformers import (
     AutoTokenizer,
+    DebertaV2Config,
+    DebertaV2ForSequenceClassification,
     DistilBertConfig,
     DistilBertForSequenceClassification,
     GPT2Config,
@@ -100,6 +103,51 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
         ),
         "gpt2-tiny",
     ),
+    # Lab 5's policy: SmolLM2's smallest, room on a T4 for the proxy and the gold beside it.
+    "HuggingFaceTB/SmolLM2-135M": (
+        LlamaForCausalLM,
+        LlamaConfig,
+        dict(
+            vocab_size=49152,
+            hidden_size=576,
+            intermediate_size=1536,
+            num_hidden_layers=30,
+            num_attention_heads=9,
+            num_key_value_heads=3,
+            max_position_embeddings=8192,
+            rope_theta=100000.0,
+            rms_norm_eps=1e-5,
+            tie_word_embeddings=True,
+            bos_token_id=0,
+            eos_token_id=0,
+        ),
+        "gpt2-tiny",
+    ),
+    # Lab 5's gold reward: DeBERTa-v3-large with one output, trained on human preferences (relative attention).
+    "OpenAssistant/reward-model-deberta-v3-large-v2": (
+        DebertaV2ForSequenceClassification,
+        DebertaV2Config,
+        dict(
+            vocab_size=128100,
+            hidden_size=1024,
+            intermediate_size=4096,
+            num_hidden_layers=24,
+            num_attention_heads=16,
+            max_position_embeddings=512,
+            relative_attention=True,
+            position_buckets=256,
+            norm_rel_ebd="layer_norm",
+            share_att_key=True,
+            pos_att_type=["p2c", "c2p"],
+            position_biased_input=False,
+            max_relative_positions=-1,
+            type_vocab_size=0,
+            layer_norm_eps=1e-7,
+            num_labels=1,
+            pad_token_id=0,
+        ),
+        "distilbert-imdb-tiny",
+    ),
     "lvwerra/distilbert-imdb": (
         DistilBertForSequenceClassification,
         DistilBertConfig,
@@ -140,6 +188,7 @@ ROWS = {
     "instruct_pairwise": 400,
     "imdb": {"train": 400, "test": 100, "unsupervised": 100},
     "ultrafeedback": {"train_prefs": 400, "test_prefs": 48},
+    "hh_rlhf": {"train": 400, "test": 48},
 }
 
 
@@ -196,6 +245,15 @@ def write_ultrafeedback(mirror: Path, splits: dict[str, Sequence[dict]]) -> None
         Dataset.from_list(list(rows)).to_parquet(folder / f"{split}-00000-of-00001.parquet")
 
 
+def write_hh_rlhf(mirror: Path, splits: dict[str, Sequence[dict]]) -> None:
+    """Anthropic/hh-rlhf: gzipped JSON lines of chosen / rejected dialogues, one folder per subset."""
+    folder = mirror / "Anthropic" / "hh-rlhf" / "helpful-base"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        with gzip.open(folder / f"{split}.jsonl.gz", "wt") as handle:
+            handle.writelines(json.dumps(row) + "\n" for row in rows)
+
+
 def _sample(name: str) -> list[dict]:
     path = asset_path("datasets", *name.split("/"))
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -218,7 +276,7 @@ def _stretch(texts: Sequence[str], median: int, rng: random.Random, cap: int) ->
 
 
 def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
-    """Writers for the four datasets, their texts at about the real datasets' lengths (medians in characters)."""
+    """Writers for the five datasets, their texts at about the real datasets' lengths (medians in characters)."""
     rng = random.Random(seed)
     code = _sample("code_alpaca/code_alpaca_sample.jsonl")
     pairs = _sample("instruct_pairwise/instruct_pairwise_sample.jsonl")
@@ -269,11 +327,25 @@ def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
     feedback_rows = {
         split: [conversation(rng.choice(feedback)) for _ in range(n)] for split, n in ROWS["ultrafeedback"].items()
     }
+
+    def dialogue(row: dict, turns: int) -> dict:
+        """An hh-rlhf row: ``turns`` exchanges, the chosen and rejected answers last (every third row has two)."""
+        earlier = "".join(
+            f"\n\nHuman: {rng.choice(pairs)['prompt']}\n\nAssistant: {answers('Sure.')}" for _ in range(turns - 1)
+        )
+        head = f"{earlier}\n\nHuman: {row['prompt']}\n\nAssistant:"
+        return {"chosen": f"{head} {answers(row['chosen'])}", "rejected": f"{head} {answers(row['rejected'])}"}
+
+    dialogue_rows = {
+        split: [dialogue(rng.choice(pairs), 2 if i % 3 == 0 else 1) for i in range(n)]
+        for split, n in ROWS["hh_rlhf"].items()
+    }
     return {
         "code_alpaca": lambda mirror: write_code_alpaca(mirror, code_rows),
         "instruct_pairwise": lambda mirror: write_instruct_pairs(mirror, pair_rows),
         "imdb": lambda mirror: write_imdb(mirror, review_rows),
         "ultrafeedback": lambda mirror: write_ultrafeedback(mirror, feedback_rows),
+        "hh_rlhf": lambda mirror: write_hh_rlhf(mirror, dialogue_rows),
     }
 
 

@@ -205,3 +205,11 @@ def test_route_row_compares_a_lora_policy_with_the_sft_answers(world, tokenizer,
         "KL from SFT": 0.0,
         "mean length (words)": pytest.approx(sum(len(a.split()) for a in sft_side.answers) / 6),
     }
+
+
+def test_without_an_answer_end_only_the_end_of_sequence_token_stops_an_answer(world, tokenizer):
+    dialogues = rlhf.World([], world.sft_rows, chat=True, answer_end=None)  # the full profile's hh-rlhf answers
+    assert rlhf.stop_token_ids(tokenizer, dialogues) == [tokenizer.eos_token_id]
+    assert dialogues.query("Hi?") == "\n\nHuman: Hi?\n\nAssistant:"
+    keep = rlhf.trl_reward(dialogues, lambda questions, answers: [float(len(a)) for a in answers])
+    assert keep(["p"], [" Line one.\nLine two. "], question=["Hi?"]) == [float(len("Line one.\nLine two."))]
