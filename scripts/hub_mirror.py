@@ -3,7 +3,8 @@
 Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/`` laid out as on the Hub:
 
 - models of the real architectures (OPT-350m's projected embeddings and post-layer-norm, GPT-2's Conv1D attention,
-  SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE / POSITIVE labels): the real
+  SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE / POSITIVE labels, DeBERTa-v3's
+  relative attention with one output): the real
   configuration classes, module names and context lengths, with random weights, and depth and width shrunk
   (``--size shrunk``, the default) or at their real size;
 - datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
