@@ -50,6 +50,23 @@ from course_utils.sources import asset_path
 GPT2_SMALL = dict(
     vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024, bos_token_id=50256, eos_token_id=50256
 )
+
+
+def smollm2(**sizes: int) -> dict:
+    """A SmolLM2 configuration: what every size shares (vocabulary, context, RoPE base, tied embeddings), and its own
+    ``sizes``."""
+    shared = dict(
+        vocab_size=49152,
+        max_position_embeddings=8192,
+        rope_theta=100000.0,
+        rms_norm_eps=1e-5,
+        tie_word_embeddings=True,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
+    return {**shared, **sizes}
+
+
 # The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width.
 REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict, str]] = {
     # hub id: (model class, config class, the real config, the packaged model whose tokenizer it borrows)
@@ -88,19 +105,9 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
     "HuggingFaceTB/SmolLM2-360M": (
         LlamaForCausalLM,
         LlamaConfig,
-        dict(
-            vocab_size=49152,
-            hidden_size=960,
-            intermediate_size=2560,
-            num_hidden_layers=32,
-            num_attention_heads=15,
-            num_key_value_heads=5,  # grouped-query attention: three query heads share each key / value head
-            max_position_embeddings=8192,
-            rope_theta=100000.0,
-            rms_norm_eps=1e-5,
-            tie_word_embeddings=True,
-            bos_token_id=0,
-            eos_token_id=0,
+        # grouped-query attention: three query heads share each key / value head
+        smollm2(
+            hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15, num_key_value_heads=5
         ),
         "gpt2-tiny",
     ),
@@ -108,19 +115,8 @@ REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict
     "HuggingFaceTB/SmolLM2-135M": (
         LlamaForCausalLM,
         LlamaConfig,
-        dict(
-            vocab_size=49152,
-            hidden_size=576,
-            intermediate_size=1536,
-            num_hidden_layers=30,
-            num_attention_heads=9,
-            num_key_value_heads=3,
-            max_position_embeddings=8192,
-            rope_theta=100000.0,
-            rms_norm_eps=1e-5,
-            tie_word_embeddings=True,
-            bos_token_id=0,
-            eos_token_id=0,
+        smollm2(
+            hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3
         ),
         "gpt2-tiny",
     ),
