@@ -13,7 +13,8 @@ precision on float32 weights. The estimate adds, in bytes:
   sequences of length s that go through the model with gradients (Korthikanti et al. 2022, "Reducing Activation
   Recomputation in Large Transformer Models", eq. 2, less its 5 a s^2 b term: PyTorch's scaled-dot-product
   attention, which transformers uses by default, does not keep the attention matrix);
-- the logits of those sequences, b s V, kept in fp16 and upcast to float32 for the loss and its gradient (10 bytes);
+- a language model's logits for those sequences, b s V, kept in fp16 and upcast to float32 for the loss and its
+  gradient (10 bytes; a reward model's scalar head has none worth counting);
 - 0.5 GiB for the CUDA context and the allocator's slack.
 
 It is an estimate to size the labs, not a measurement: run the labs on a GPU (``torch.cuda.max_memory_allocated``)
@@ -22,9 +23,9 @@ to measure.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
-import re
 import sys
 import warnings
 from dataclasses import dataclass
@@ -45,20 +46,36 @@ from hub_mirror import model_config  # noqa: E402
 GIB = 1024**3
 T4_GIB = 15.0
 CUDA_CONTEXT = 0.5 * GIB
+QUERY_TOKENS = 256  # Lab 5's longest query, assumed: an hh-rlhf question with its "Human: ... Assistant:" frame
 
 
-def lab_config(lab: str, name: str = "config") -> dict:
-    """The names that a lab's configuration cell defines (``config``, ``peft_config``, ...) in the full profile.
+def settings(lab: str, *names: str, **given: object) -> dict:
+    """The settings ``names`` of a lab's solution (``config = SFTConfig(...)``, ``max_length = profile.pick(...)``),
+    in the full profile.
 
-    That cell is the one that defines ``name`` (Lab 4 has two: ``sft_config`` for its SFT stage, then ``config``).
+    Only the statements that assign them run, after the imports of their cells: a cell may also load data or train.
+    Names those statements read from other cells are passed as ``given``.
     """
     notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
-    defines = re.compile(rf"^{name} = \w+Config\(", re.MULTILINE)
-    cell = next(cell for cell in notebook.cells if defines.search(cell.source))
-    names = {"profile": Profile("full", "cpu")}
-    with contextlib.redirect_stdout(io.StringIO()):
-        exec(cell.source, names)  # noqa: S102 -- our own notebook's configuration cell
-    return names
+    namespace: dict = {"profile": Profile("full", "cpu"), **given}
+    for cell in notebook.cells:
+        try:
+            body = ast.parse(cell.source).body if cell.cell_type == "code" else []
+        except SyntaxError:  # a cell with IPython's shell escapes (the install cell)
+            continue
+        assigns = [
+            node
+            for node in body
+            if isinstance(node, ast.Assign) and any(getattr(target, "id", None) in names for target in node.targets)
+        ]
+        if assigns:
+            imports = [node for node in body if isinstance(node, ast.Import | ast.ImportFrom)]
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(ast.Module(imports + assigns, []), lab, "exec"), namespace)  # noqa: S102 -- our notebook
+    missing = [name for name in names if name not in namespace]
+    if missing:
+        raise ValueError(f"{lab} assigns no {', '.join(missing)} at the top level of a cell.")
+    return {name: namespace[name] for name in names}
 
 
 @dataclass
@@ -68,6 +85,7 @@ class Model:
     config: PretrainedConfig
     parameters: int
     trainable: int
+    causal: bool  # a language model (a logit per vocabulary token), not a classifier
 
 
 def build(hub_id: str, trains: bool = True, peft_config=None, value_head: bool = False, **overrides) -> Model:
@@ -81,36 +99,99 @@ def build(hub_id: str, trains: bool = True, peft_config=None, value_head: bool =
         if peft_config is not None:
             model = get_peft_model(model, peft_config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad) if trains else 0
-    return Model(config, sum(p.numel() for p in model.parameters()), trainable)
+    return Model(config, sum(p.numel() for p in model.parameters()), trainable, causal)
 
 
-def activation_bytes(config: PretrainedConfig, sequences: int, length: int) -> float:
-    """Activations kept for the backward pass (Korthikanti et al. 2022) and the logits' fp16 and float32 copies."""
+def activation_bytes(model: Model, sequences: int, length: int) -> float:
+    """Activations kept for the backward pass (Korthikanti et al. 2022) and a language model's logits in fp16 and
+    float32."""
+    config = model.config
     per_layer = 34 * length * sequences * config.hidden_size
-    return config.num_hidden_layers * per_layer + 10 * sequences * length * config.vocab_size
+    logits = 10 * sequences * length * config.vocab_size if model.causal else 0
+    return config.num_hidden_layers * per_layer + logits
 
 
 def estimate(models: list[Model], trained: Model, sequences: int, length: int) -> float:
     weights = sum(4 * model.parameters for model in models)
     optimizer = sum(12 * model.trainable for model in models)
-    return weights + optimizer + activation_bytes(trained.config, sequences, length) + CUDA_CONTEXT
+    return weights + optimizer + activation_bytes(trained, sequences, length) + CUDA_CONTEXT
+
+
+def capstone_rows() -> list[list]:
+    """Lab 5, stage by stage, with every network the notebook still holds at that stage (nothing is freed).
+
+    The SFT policy is fully fine-tuned; the proxy is gpt2 with a scalar head, fully fine-tuned; the gold
+    (DeBERTa-v3-large) and the SFT model stay in memory from then on. Each PPO run keeps its policy (LoRA adapters
+    and a value head of ``hidden + 1`` weights, left out here; its reference is itself with the adapters off), and
+    DPO and GRPO add one LoRA policy each. A query is an hh-rlhf question of up to ``QUERY_TOKENS``.
+    """
+    lab = "lab5_rlhf_capstone"
+    # The settings cells in the notebook's order; GRPO's answers end at stop_ids (a stand-in: tokens do not matter here)
+    names = ("sft_config", "proxy_config", "max_new_tokens", "lora", "ppo_config", "ppo_steps", "dpo_config")
+    found = settings(lab, *names, "grpo_config", stop_ids=[0])
+    sft, proxy_config, max_new_tokens, lora, ppo, dpo, grpo = (
+        found[name] for name in (*names, "grpo_config") if name != "ppo_steps"
+    )
+    smollm = "HuggingFaceTB/SmolLM2-135M"
+    sft_model, sft_trained = build(smollm, trains=False), build(smollm)
+    gold = build("OpenAssistant/reward-model-deberta-v3-large-v2", trains=False, num_labels=1)
+    proxy, proxy_trained = build("gpt2", trains=False, num_labels=1), build("gpt2", num_labels=1)
+    policy = build(smollm, peft_config=lora)
+    answered = QUERY_TOKENS + max_new_tokens
+    held = [sft_model, gold, proxy]
+    sft_batch, proxy_batch = sft.per_device_train_batch_size, 2 * proxy_config.per_device_train_batch_size
+    return [
+        ["lab5 SFT", "SmolLM2-135M", sft_trained, sft_batch, sft.max_length, [sft_trained]],
+        [
+            "lab5 proxy",
+            "gpt2, 1 label; SFT, gold",
+            proxy_trained,
+            proxy_batch,
+            proxy_config.max_length,
+            [sft_model, gold, proxy_trained],
+        ],
+        [
+            "lab5 PPO, 2nd run",
+            "SmolLM2-135M + LoRA x 2; SFT, gold, proxy",
+            policy,
+            ppo.mini_batch_size,
+            answered,
+            [*held, policy, policy],
+        ],
+        [
+            "lab5 DPO",
+            "+ SmolLM2-135M + LoRA",
+            policy,
+            2 * dpo.per_device_train_batch_size,
+            dpo.max_length,
+            [*held, policy, policy, policy],
+        ],
+        [
+            "lab5 GRPO",
+            "+ SmolLM2-135M + LoRA",
+            policy,
+            grpo.per_device_train_batch_size,
+            answered,
+            [*held, policy, policy, policy, policy],
+        ],
+    ]
 
 
 def rows() -> list[list[str]]:
     """One row per lab: what trains, parameters, trainable parameters, the batch, the estimated peak memory."""
     table = []
 
-    lab1 = lab_config("lab1_instruction_tuning")
+    lab1 = settings("lab1_instruction_tuning", "config", "peft_config", "max_length")
     policy = build("facebook/opt-350m", peft_config=lab1["peft_config"])
     batch = lab1["config"].per_device_train_batch_size
     table.append(["lab1 SFT", "opt-350m + LoRA", policy, batch, lab1["max_length"], [policy]])
 
-    lab2 = lab_config("lab2_reward_modeling")
+    lab2 = settings("lab2_reward_modeling", "config", "peft_config")
     reward = build("gpt2", peft_config=lab2["peft_config"], num_labels=1)
     batch = lab2["config"].per_device_train_batch_size
     table.append(["lab2 reward", "gpt2 + LoRA, 1 label", reward, 2 * batch, lab2["config"].max_length, [reward]])
 
-    lab3 = lab_config("lab3_ppo_sentiment")
+    lab3 = settings("lab3_ppo_sentiment", "config")
     policy = build("lvwerra/gpt2-imdb", value_head=True)
     reference = build("lvwerra/gpt2-imdb", trains=False)
     sentiment = build("lvwerra/distilbert-imdb", trains=False)
@@ -118,17 +199,18 @@ def rows() -> list[list[str]]:
     batch = lab3["config"].mini_batch_size
     table.append(["lab3 PPO", "gpt2-imdb + value head", policy, batch, 7 + 15, [policy, reference, sentiment]])
 
-    sft = lab_config("lab4_dpo", "sft_config")
+    sft = settings("lab4_dpo", "sft_config", "sft_lora")
     policy = build("HuggingFaceTB/SmolLM2-360M", peft_config=sft["sft_lora"])
     batch = sft["sft_config"].per_device_train_batch_size
     table.append(["lab4 SFT reference", "SmolLM2-360M + LoRA", policy, batch, sft["sft_config"].max_length, [policy]])
 
-    lab4 = lab_config("lab4_dpo")
+    lab4 = settings("lab4_dpo", "config", "peft_config")
     policy = build("HuggingFaceTB/SmolLM2-360M", peft_config=lab4["peft_config"])
     reference = build("HuggingFaceTB/SmolLM2-360M", trains=False)
     batch = lab4["config"].per_device_train_batch_size  # pairs: a chosen and a rejected sequence each
     length = lab4["config"].max_length
     table.append(["lab4 DPO", "SmolLM2-360M + LoRA, reference", policy, 2 * batch, length, [policy, reference]])
+    table += capstone_rows()
 
     printed = []
     for name, what, trained, sequences, length, models in table:

@@ -3,9 +3,11 @@
     python benchmarks/overoptimization.py             # seeds 0 to 4 (about 4 minutes on 2 cores)
     python benchmarks/overoptimization.py --seeds 10
 
-Issue 16's target: over the PPO run the proxy reward rises, and the gold reward peaks before the last evaluation and
-ends clearly below its peak (`course_utils.rlhf.peak_then_fall`, a drop of at least 0.5), on every seed. Prints, per
-seed, the gold and proxy rewards at each evaluation and the lab's wall time; exits with 1 if a seed misses the target.
+Issue 16's targets, on every seed: over the PPO run the proxy reward rises, and the gold reward peaks before the last
+evaluation and ends clearly below its peak (`course_utils.rlhf.peak_then_fall`, a drop of at least 0.5); and PPO's
+best checkpoint (the run with the tighter KL leash, stopped at its best evaluation) beats the SFT policy on gold win
+rate on new questions. Prints, per seed, the gold and proxy rewards at each evaluation, the win rates of every
+route and the lab's wall time; exits with 1 if a seed misses a target.
 """
 
 from __future__ import annotations
@@ -37,21 +39,27 @@ def main() -> int:
     args = parser.parse_args()
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run, range(args.seeds)))
-    shown = 0
+    shown = beaten = 0
     for seed, (seconds, record) in enumerate(results):
         gold, proxy = record["gold_curve"], record["proxy_curve"]
         peak = max(range(len(gold)), key=gold.__getitem__)
-        verdict = "over-optimised" if record["overoptimised"] == 1.0 else "MISSED"
+        verdict = "over-optimised" if record["overoptimised"] == 1.0 else "NOT over-optimised"
         print(
             f"seed {seed}: {verdict}; gold {gold[0]:+.2f} -> peak {gold[peak]:+.2f} (step {record['steps'][peak]}) "
             f"-> {gold[-1]:+.2f} (drop {gold[peak] - gold[-1]:.2f}); proxy {proxy[0]:+.2f} -> {proxy[-1]:+.2f}; "
             f"lab {seconds:.0f} s"
         )
+        print(
+            f"    gold win rate vs SFT: PPO best checkpoint {record['best_win_rate']:.2f}, "
+            f"DPO {record['dpo_win_rate']:.2f}, GRPO {record['grpo_win_rate']:.2f}"
+        )
         print("    gold  " + " ".join(f"{value:+.2f}" for value in gold))
         print("    proxy " + " ".join(f"{value:+.2f}" for value in proxy))
         shown += record["overoptimised"] == 1.0
+        beaten += record["best_win_rate"] > 0.5
     print(f"{shown} of {args.seeds} seeds show the proxy rising while the gold peaks and falls.")
-    return 0 if shown == args.seeds else 1
+    print(f"{beaten} of {args.seeds} seeds: PPO's best checkpoint beats the SFT policy on gold win rate.")
+    return 0 if shown == beaten == args.seeds else 1
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from .runtime import check_runtime
 ProfileName = Literal["full", "tiny", "grade"]
 PROFILES: tuple[ProfileName, ...] = ("full", "tiny", "grade")
 T = TypeVar("T")
+DRY_RUN_EXAMPLES = 16  # the most examples a dry run (COURSE_MAX_STEPS) samples or labels at each stage
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,17 @@ class Profile:
         """
         chosen = self.pick(full=full, tiny=tiny, grade=grade)
         return chosen if self.max_steps is None else min(chosen, self.max_steps)
+
+    def examples(self, *, full: int, tiny: int, grade: int | None = None) -> int:
+        """How many examples (questions, sampled answers, pairs) for this profile: `pick`, capped at
+        ``DRY_RUN_EXAMPLES`` in a dry run, where sampling thousands of answers on a CPU would take longer than the
+        training runs the dry run cuts short.
+
+        >>> Profile("full", "cpu", max_steps=2).examples(full=4000, tiny=768)
+        16
+        """
+        chosen = self.pick(full=full, tiny=tiny, grade=grade)
+        return chosen if self.max_steps is None else min(chosen, DRY_RUN_EXAMPLES)
 
 
 def hub_reachable(timeout: float = 2.0) -> bool:

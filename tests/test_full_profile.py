@@ -18,6 +18,7 @@ from conftest import ROOT
 from hub_mirror import build_mirror  # scripts/hub_mirror.py
 
 from course_utils.instructor.notebooks import execute_notebook
+from course_utils.profiles import DRY_RUN_EXAMPLES
 
 # A last cell per lab that prints what the full profile set up, as one JSON line.
 PEFT_FACTS = (
@@ -51,9 +52,19 @@ PROBES = {
         '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json"), '
         '"accumulation": config.gradient_accumulation_steps}'
     ),
+    "lab5_rlhf_capstone": (
+        '{"chat": world.chat, "answer_end": world.answer_end, "questions": len(world.questions), '
+        '"pairs": len(pairs), "proxy": type(proxy_model).__name__, "candidates": len(candidates.answers), '
+        '"model": type(trainer.policy).__name__, "base": type(trainer.policy.policy.get_base_model()).__name__, '
+        '"lora": sorted(trainer.policy.policy.peft_config["default"].target_modules), '
+        '"own_reference": trainer.ref_model is None, "mixed_precision": trainer.config.mixed_precision, '
+        '"evaluations": [row["step"] for row in run.history], "evaluated": len(eval_questions), '
+        '"dpo_steps": dpo_trainer.state.global_step, "grpo_steps": grpo_trainer.state.global_step, '
+        '"routes": len(comparison)}'
+    ),
 }
 # Longest first: the two workers finish together.
-ORDER = ["lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
+ORDER = ["lab5_rlhf_capstone", "lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +153,18 @@ def test_lab4_trains_a_lora_adapter_on_smollm2_with_dpo(dry_runs: dict) -> None:
     assert facts["lora"] == ["k_proj", "o_proj", "q_proj", "v_proj"]
     assert facts["accumulation"] == 2  # 4 pairs per step, 8 per update
     assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
+
+
+def test_lab5_runs_the_capstone_on_smollm2_and_hh_rlhf_with_a_capped_sample(dry_runs: dict) -> None:
+    facts = dry_runs["lab5_rlhf_capstone"][1]
+    # hh-rlhf's single-turn dialogues; answers end at the end-of-sequence token only (they span lines)
+    assert (facts["chat"], facts["answer_end"]) == (True, None)
+    assert facts["questions"] > 2 * DRY_RUN_EXAMPLES  # enough left over for the training target and the routes
+    # a dry run samples at most DRY_RUN_EXAMPLES questions at each stage: 16 x 16 best-of-n candidates
+    assert 0 < facts["pairs"] <= DRY_RUN_EXAMPLES and facts["candidates"] == DRY_RUN_EXAMPLES**2
+    assert facts["proxy"] == "GPT2ForSequenceClassification"  # Lab 2's reward model
+    assert (facts["model"], facts["base"]) == ("CausalLMWithValueHead", "LlamaForCausalLM")
+    assert facts["lora"] == ["down_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    assert facts["own_reference"] and facts["mixed_precision"] == "no"  # one model in memory; a CPU: float32
+    assert facts["evaluations"] == [0, 1, 2] and facts["evaluated"] == DRY_RUN_EXAMPLES
+    assert (facts["dpo_steps"], facts["grpo_steps"], facts["routes"]) == (2, 2, 7)

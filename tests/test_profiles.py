@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from course_utils import profiles
-from course_utils.profiles import PROFILES, Profile, detect_profile, hub_reachable, setup
+from course_utils.profiles import DRY_RUN_EXAMPLES, PROFILES, Profile, detect_profile, hub_reachable, setup
 from course_utils.quiet import progress_bars_enabled
 
 
@@ -150,6 +150,13 @@ def test_steps_caps_pick_in_a_dry_run():
     assert Profile("full", "cpu").steps(full=400, tiny=120, grade=20) == 400
     assert Profile("full", "cpu", max_steps=2).steps(full=400, tiny=120, grade=20) == 2
     assert Profile("grade", "cpu", max_steps=50).steps(full=400, tiny=120, grade=20) == 20
+
+
+def test_examples_caps_pick_in_a_dry_run_whatever_the_step_cap():
+    assert Profile("full", "cpu").examples(full=4000, tiny=768, grade=256) == 4000
+    assert Profile("full", "cpu", max_steps=2).examples(full=4000, tiny=768) == DRY_RUN_EXAMPLES == 16
+    assert Profile("full", "cpu", max_steps=500).examples(full=4000, tiny=768) == 16  # steps and examples differ
+    assert Profile("grade", "cpu", max_steps=2).examples(full=4000, tiny=768, grade=8) == 8
 
 
 def test_setup_reads_a_dry_run_from_course_max_steps(clean_env, capsys):

@@ -114,10 +114,12 @@ def format_conversation(prompt: str, response: str) -> str:
         pass
     return f"Human: {prompt}\\n\\nAssistant: {response}"
 """
-# Never returns, idly (a busy loop would burn a core for the whole cell limit; test_grading_sandbox has one).
+# Never returns on the visible test's four pairs, idly (a busy loop would burn a core for the whole cell limit;
+# test_grading_sandbox has one). On the lab's own scores it answers: one cell waits out the limit, not two.
 LOOPING_ACCURACY = (
     "import time\n\n\ndef pairwise_accuracy(chosen_rewards, rejected_rewards):\n"
-    "    while True:\n        time.sleep(1)\n"
+    "    while len(chosen_rewards) == 4:\n        time.sleep(1)\n"
+    "    return (chosen_rewards > rejected_rewards).float().mean().item()\n"
 )
 CRASHING_ACCURACY = "import os\n\nos._exit(1)\n"
 HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
@@ -175,19 +177,29 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     release, source = read_release(LAB), read_solution(LAB)
     good = simulate.solved(release, source)
     wrong_format = simulate.with_source(good, "format_conversation", WRONG_FORMAT)
-    wrong_accuracy = simulate.with_source(good, "pairwise_accuracy", WRONG_ACCURACY)
     notebooks = {  # besides "solver" (correct) and "idle" (the untouched release), who hand in every lab
         "wrong": wrong_format,
-        "edited": simulate.with_source(wrong_format, "test_format_conversation", "pass"),
-        "points": simulate.with_grading(good, "test_score", points=100),
-        "ungraded": simulate.with_grading(good, "test_trainer", grade=False),
-        "deleted": simulate.without_cell(wrong_accuracy, "test_pairwise_accuracy"),
+        # Two wrong answers, one test cell edited to pass and the other deleted.
+        "edited": simulate.without_cell(
+            simulate.with_source(
+                simulate.with_source(wrong_format, "test_format_conversation", "pass"),
+                "pairwise_accuracy",
+                WRONG_ACCURACY,
+            ),
+            "test_pairwise_accuracy",
+        ),
+        # One test cell's points raised, another's graded flag cleared.
+        "regraded": simulate.with_grading(
+            simulate.with_grading(good, "test_score", points=100), "test_trainer", grade=False
+        ),
         "stripped": simulate.stripped(good),
-        "noisy": simulate.with_source(good, "format_conversation", NOISY_FORMAT),
+        # Writes to stderr, warns and draws a progress bar in an answer; floods the output in a cell of its own.
+        "noisy": simulate.with_cell_after(
+            simulate.with_source(good, "format_conversation", NOISY_FORMAT), "test_format_conversation", FLOOD
+        ),
         "looping": simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY),
         "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
         "hoarding": simulate.with_source(good, "score", HOARDING_SCORE),
-        "chatty": simulate.with_cell_after(good, "test_format_conversation", FLOOD),
         # Reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
         "hostile": simulate.with_cell_after(
             good, "test_format_conversation", hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS
@@ -223,10 +235,15 @@ def graded(tmp_path_factory):
 # student -> (points, how the run ended, {question: (status, reason)} for every question that lost points)
 EXPECTED = {
     "wrong": (12.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
-    "edited": (12.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
-    "points": (MAX, "ok", {}),
-    "ungraded": (MAX, "ok", {}),
-    "deleted": (12.0, "ok", {"test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON)}),
+    "edited": (
+        11.0,
+        "ok",
+        {
+            "test_format_conversation": ("failed", WRONG_FORMAT_REASON),
+            "test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON),
+        },
+    ),
+    "regraded": (MAX, "ok", {}),
     "stripped": (MAX, "ok", {}),
     "colab": (MAX, "ok", {}),
     "noisy": (MAX, "ok", {}),
@@ -240,7 +257,6 @@ EXPECTED = {
         ),
     ),
     "hoarding": (12.0, "ok", {"test_score": ("failed", "MemoryError")}),
-    "chatty": (MAX, "ok", {}),
     "hostile": (MAX, "ok", {}),
     # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
     "handler": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", HANDLED))),
@@ -302,10 +318,14 @@ def test_what_was_repaired_is_recorded_per_student(graded):
     grades, _ = graded
     repairs = {student: grades[(student, LAB)].repairs for student in [*EXPECTED, "solver"]}
     assert repairs["solver"] == repairs["colab"] == repairs["noisy"] == []
-    assert repairs["edited"] == [Repair("test_format_conversation", "replaced an edited test cell with the original")]
-    assert repairs["points"] == [Repair("test_score", "restored points (100 -> 1)")]
-    assert repairs["ungraded"] == [Repair("test_trainer", "restored graded flag (False -> True)")]
-    assert repairs["deleted"] == [Repair("test_pairwise_accuracy", "restored a deleted test cell")]
+    assert repairs["edited"] == [
+        Repair("test_format_conversation", "replaced an edited test cell with the original"),
+        Repair("test_pairwise_accuracy", "restored a deleted test cell"),
+    ]
+    assert repairs["regraded"] == [
+        Repair("test_trainer", "restored graded flag (False -> True)"),
+        Repair("test_score", "restored points (100 -> 1)"),
+    ]
     graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
     assert repairs["stripped"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
 
@@ -368,7 +388,7 @@ def test_wrappers_around_the_references_earn_nothing_for_those_exercises(graded)
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
     _, course_dir = graded
-    printed = outputs_of(autograded(course_dir, "chatty"), "range(100_000)")
+    printed = outputs_of(autograded(course_dir, "noisy"), "range(100_000)")
     assert printed.startswith("0\n1\n2\n") and printed.endswith(TRUNCATED) and len(printed) < 200_000
 
 
@@ -409,7 +429,7 @@ def test_feedback_shows_no_hidden_test(graded):
     grades, course_dir = graded
     hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
     assert hidden, "lab 2 should have hidden tests"
-    for student in ("wrong", "deleted", "idle", "hostile"):
+    for student in ("wrong", "edited", "idle", "hostile"):
         page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()
         text = html.unescape(re.sub(r"<[^>]+>", "", page))
         assert [line for line in hidden if line in text] == [], student
