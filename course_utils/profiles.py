@@ -22,7 +22,7 @@ from .runtime import check_runtime
 ProfileName = Literal["full", "tiny", "grade"]
 PROFILES: tuple[ProfileName, ...] = ("full", "tiny", "grade")
 T = TypeVar("T")
-DRY_RUN_EXAMPLES = 16  # the most examples a dry run (COURSE_MAX_STEPS) samples or labels at each stage
+DRY_RUN_EXAMPLES = 8  # the most examples a dry run (COURSE_MAX_STEPS) samples or labels at each stage
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class Profile:
         training runs the dry run cuts short.
 
         >>> Profile("full", "cpu", max_steps=2).examples(full=4000, tiny=768)
-        16
+        8
         """
         chosen = self.pick(full=full, tiny=tiny, grade=grade)
         return chosen if self.max_steps is None else min(chosen, DRY_RUN_EXAMPLES)

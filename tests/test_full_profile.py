@@ -160,7 +160,7 @@ def test_lab5_runs_the_capstone_on_smollm2_and_hh_rlhf_with_a_capped_sample(dry_
     # hh-rlhf's single-turn dialogues; answers end at the end-of-sequence token only (they span lines)
     assert (facts["chat"], facts["answer_end"]) == (True, None)
     assert facts["questions"] > 2 * DRY_RUN_EXAMPLES  # enough left over for the training target and the routes
-    # a dry run samples at most DRY_RUN_EXAMPLES questions at each stage: 16 x 16 best-of-n candidates
+    # a dry run samples at most DRY_RUN_EXAMPLES questions at each stage: 8 x 8 best-of-n candidates
     assert 0 < facts["pairs"] <= DRY_RUN_EXAMPLES and facts["candidates"] == DRY_RUN_EXAMPLES**2
     assert facts["proxy"] == "GPT2ForSequenceClassification"  # Lab 2's reward model
     assert (facts["model"], facts["base"]) == ("CausalLMWithValueHead", "LlamaForCausalLM")

@@ -154,9 +154,9 @@ def test_steps_caps_pick_in_a_dry_run():
 
 def test_examples_caps_pick_in_a_dry_run_whatever_the_step_cap():
     assert Profile("full", "cpu").examples(full=4000, tiny=768, grade=256) == 4000
-    assert Profile("full", "cpu", max_steps=2).examples(full=4000, tiny=768) == DRY_RUN_EXAMPLES == 16
-    assert Profile("full", "cpu", max_steps=500).examples(full=4000, tiny=768) == 16  # steps and examples differ
-    assert Profile("grade", "cpu", max_steps=2).examples(full=4000, tiny=768, grade=8) == 8
+    assert Profile("full", "cpu", max_steps=2).examples(full=4000, tiny=768) == DRY_RUN_EXAMPLES == 8
+    assert Profile("full", "cpu", max_steps=500).examples(full=4000, tiny=768) == 8  # steps and examples differ
+    assert Profile("grade", "cpu", max_steps=2).examples(full=4000, tiny=768, grade=5) == 5
 
 
 def test_setup_reads_a_dry_run_from_course_max_steps(clean_env, capsys):

@@ -35,7 +35,7 @@ from course_utils.instructor.grading.worker import TRUNCATED
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
 MAX = 13.0
 # Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
-LIMITS = Limits(wall_seconds=400, cell_seconds=40)  # the looping case waits this long
+LIMITS = Limits(wall_seconds=400, cell_seconds=40)  # the stuck case waits this long
 
 # The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
 GRADED_CELLS = {
@@ -192,14 +192,15 @@ def build_class(inbox: Path, course_dir: Path) -> None:
         "regraded": simulate.with_grading(
             simulate.with_grading(good, "test_score", points=100), "test_trainer", grade=False
         ),
-        "stripped": simulate.stripped(good),
         # Writes to stderr, warns and draws a progress bar in an answer; floods the output in a cell of its own.
         "noisy": simulate.with_cell_after(
             simulate.with_source(good, "format_conversation", NOISY_FORMAT), "test_format_conversation", FLOOD
         ),
-        "looping": simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY),
+        # One answer never returns on its test, another asks for 64 GB.
+        "stuck": simulate.with_source(
+            simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "score", HOARDING_SCORE
+        ),
         "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
-        "hoarding": simulate.with_source(good, "score", HOARDING_SCORE),
         # Reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
         "hostile": simulate.with_cell_after(
             good, "test_format_conversation", hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS
@@ -210,7 +211,8 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
-    (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(good))
+    # Saved by Colab (its JSON layout, an LMS's file name) after the grading metadata was lost.
+    (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(simulate.stripped(good)))
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
     for name, wrapper in WRAPPERS.items():
@@ -244,10 +246,13 @@ EXPECTED = {
         },
     ),
     "regraded": (MAX, "ok", {}),
-    "stripped": (MAX, "ok", {}),
     "colab": (MAX, "ok", {}),
     "noisy": (MAX, "ok", {}),
-    "looping": (12.0, "ok", {"test_pairwise_accuracy": ("failed", INTERRUPTED)}),
+    "stuck": (
+        11.0,
+        "ok",
+        {"test_pairwise_accuracy": ("failed", INTERRUPTED), "test_score": ("failed", "MemoryError")},
+    ),
     "crashing": (
         8.0,
         "kernel died",
@@ -256,7 +261,6 @@ EXPECTED = {
             ("not run", KERNEL_DIED),
         ),
     ),
-    "hoarding": (12.0, "ok", {"test_score": ("failed", "MemoryError")}),
     "hostile": (MAX, "ok", {}),
     # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
     "handler": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", HANDLED))),
@@ -317,7 +321,7 @@ def test_the_grade_profile_keeps_test_cells_free_of_stderr(graded):
 def test_what_was_repaired_is_recorded_per_student(graded):
     grades, _ = graded
     repairs = {student: grades[(student, LAB)].repairs for student in [*EXPECTED, "solver"]}
-    assert repairs["solver"] == repairs["colab"] == repairs["noisy"] == []
+    assert repairs["solver"] == repairs["noisy"] == []
     assert repairs["edited"] == [
         Repair("test_format_conversation", "replaced an edited test cell with the original"),
         Repair("test_pairwise_accuracy", "restored a deleted test cell"),
@@ -327,7 +331,7 @@ def test_what_was_repaired_is_recorded_per_student(graded):
         Repair("test_score", "restored points (100 -> 1)"),
     ]
     graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
-    assert repairs["stripped"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
+    assert repairs["colab"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
 
 
 def autograded(course_dir: Path, student: str) -> nbformat.NotebookNode:
@@ -437,14 +441,16 @@ def test_feedback_shows_no_hidden_test(graded):
 
 
 def test_grading_again_is_idempotent(graded, tmp_path):
-    """Grading one student again changes nothing else: same scores in the gradebook, everyone still exported."""
+    """Grading one student again changes nothing else: same scores in the gradebook, everyone still exported.
+
+    The student handed in the same unreadable file again: recorded as before, without starting a kernel."""
     grades, course_dir = graded
     before = gradebook_rows(course_dir)
     inbox = tmp_path / "late"
     inbox.mkdir()
-    (inbox / f"idle_{LAB}.ipynb").write_bytes((course_dir / "submitted" / "idle" / LAB / f"{LAB}.ipynb").read_bytes())
+    (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')
     again = grade_class(ROOT, inbox, GradeConfig(course_dir, labs=(LAB,), limits=LIMITS), progress=False)
-    assert [(lab.student, lab.points) for lab in again.graded] == [("idle", 0.0)]
+    assert [(lab.student, lab.points) for lab in again.graded] == [("garbled", 0.0)]
     assert gradebook_rows(course_dir) == before
     with (course_dir / "exports" / "grades.csv").open() as handle:
         assert len(list(csv.DictReader(handle))) == len(grades)
