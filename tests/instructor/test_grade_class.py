@@ -179,31 +179,37 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     wrong_format = simulate.with_source(good, "format_conversation", WRONG_FORMAT)
     notebooks = {  # besides "solver" (correct) and "idle" (the untouched release), who hand in every lab
         "wrong": wrong_format,
-        # Two wrong answers, one test cell edited to pass and the other deleted.
-        "edited": simulate.without_cell(
-            simulate.with_source(
-                simulate.with_source(wrong_format, "test_format_conversation", "pass"),
-                "pairwise_accuracy",
-                WRONG_ACCURACY,
+        # Two wrong answers; one test cell edited to pass, another deleted, one's points raised, one's graded flag
+        # cleared.
+        "edited": simulate.with_grading(
+            simulate.with_grading(
+                simulate.without_cell(
+                    simulate.with_source(
+                        simulate.with_source(wrong_format, "test_format_conversation", "pass"),
+                        "pairwise_accuracy",
+                        WRONG_ACCURACY,
+                    ),
+                    "test_pairwise_accuracy",
+                ),
+                "test_score",
+                points=100,
             ),
-            "test_pairwise_accuracy",
-        ),
-        # One test cell's points raised, another's graded flag cleared.
-        "regraded": simulate.with_grading(
-            simulate.with_grading(good, "test_score", points=100), "test_trainer", grade=False
-        ),
-        # Writes to stderr, warns and draws a progress bar in an answer; floods the output in a cell of its own.
-        "noisy": simulate.with_cell_after(
-            simulate.with_source(good, "format_conversation", NOISY_FORMAT), "test_format_conversation", FLOOD
+            "test_trainer",
+            grade=False,
         ),
         # One answer never returns on its test, another asks for 64 GB.
         "stuck": simulate.with_source(
             simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "score", HOARDING_SCORE
         ),
         "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
-        # Reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
+        # Writes to stderr, warns and draws a progress bar in an answer; floods the output in a cell of its own;
+        # reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
         "hostile": simulate.with_cell_after(
-            good, "test_format_conversation", hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS
+            simulate.with_cell_after(
+                simulate.with_source(good, "format_conversation", NOISY_FORMAT), "test_format_conversation", FLOOD
+            ),
+            "test_format_conversation",
+            hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS,
         ),
         # The release untouched, plus one line of tampering in its first answer cell.
         **{student: simulate.with_first_answer(release, code) for student, code in simulate.TAMPERING.items()},
@@ -245,9 +251,7 @@ EXPECTED = {
             "test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON),
         },
     ),
-    "regraded": (MAX, "ok", {}),
     "colab": (MAX, "ok", {}),
-    "noisy": (MAX, "ok", {}),
     "stuck": (
         11.0,
         "ok",
@@ -321,13 +325,11 @@ def test_the_grade_profile_keeps_test_cells_free_of_stderr(graded):
 def test_what_was_repaired_is_recorded_per_student(graded):
     grades, _ = graded
     repairs = {student: grades[(student, LAB)].repairs for student in [*EXPECTED, "solver"]}
-    assert repairs["solver"] == repairs["noisy"] == []
+    assert repairs["solver"] == repairs["hostile"] == []
     assert repairs["edited"] == [
         Repair("test_format_conversation", "replaced an edited test cell with the original"),
-        Repair("test_pairwise_accuracy", "restored a deleted test cell"),
-    ]
-    assert repairs["regraded"] == [
         Repair("test_trainer", "restored graded flag (False -> True)"),
+        Repair("test_pairwise_accuracy", "restored a deleted test cell"),
         Repair("test_score", "restored points (100 -> 1)"),
     ]
     graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
@@ -392,13 +394,13 @@ def test_wrappers_around_the_references_earn_nothing_for_those_exercises(graded)
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
     _, course_dir = graded
-    printed = outputs_of(autograded(course_dir, "noisy"), "range(100_000)")
+    printed = outputs_of(autograded(course_dir, "hostile"), "range(100_000)")
     assert printed.startswith("0\n1\n2\n") and printed.endswith(TRUNCATED) and len(printed) < 200_000
 
 
 def test_stderr_that_would_cost_the_points_under_nbgrader_costs_nothing(graded):
     _, course_dir = graded
-    notebook = autograded(course_dir, "noisy")
+    notebook = autograded(course_dir, "hostile")
     test = next(cell for cell in notebook.cells if grading_info(cell).get("grade_id") == "test_format_conversation")
     assert any(output.get("name") == "stderr" for output in test.outputs)
     assert determine_grade(test) == (0, 1.0)  # what nbgrader's autograde would have given

@@ -152,6 +152,8 @@ def run_in_parallel(
     Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
     ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
     """
+    if not jobs:  # nothing to run (every file was unreadable): no server to start
+        return []
     work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
     folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
     for folder in folders:
