@@ -3,6 +3,7 @@
     python benchmarks/grading.py                    # 8 students x every lab, the accidents
     python benchmarks/grading.py --kinds tampering  # 7 students x every lab: a student who wants the points
     python benchmarks/grading.py --students 4 --labs lab3_ppo_sentiment --skip-nbgrader
+    python benchmarks/grading.py --students 10 --skip-nbgrader     # a class at reduced size, projected to 500 x 5
 
 Each student hands in every lab, in one of these states (in turn). The accidents: correct, correct as Colab saves it,
 correct with its nbgrader metadata stripped, one question left unanswered, untouched, correct with 100k lines printed,
@@ -13,17 +14,28 @@ correct with a cell that prints the tests it can find, correct with the numeric 
 to agree with anything, correct but printing "All tests passed." and exiting after the first test. Both graders get
 the same files and the same per-cell time limit. Prints both wall times, their ratio, seconds per submission, and
 each kind's points from each grader (and how many of them ``course grade`` flagged for tampering).
+
+Where ``course grade``'s time goes: its phases (`ClassGrades.phases`), and per lab the seconds
+per submission, split into the notebook's cells (from the timings nbclient records in each graded notebook: test
+cells and the rest) and the overhead around them (forking the kernel, the integrity probes, saving). While it grades,
+a thread samples every half second the memory of the grader and everything it started (the sum of proportional set
+sizes: pages the forked kernels share are counted once), the largest single process, and the grader's open file
+descriptors. From these it projects a class of ``--project`` students x labs on a machine with that many cores: the
+time if each core grades at the speed measured here, the memory of that many kernels at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
@@ -101,6 +113,120 @@ def nbgrader_autograde(inbox: Path, course: Path, labs: list[str]) -> dict[tuple
     return scores
 
 
+class Watch:
+    """Samples the grader's process tree every ``interval`` seconds while it runs: the peaks of its total memory (the
+    sum of proportional set sizes), of its largest process, of its open file descriptors, and of its process count."""
+
+    def __init__(self, interval: float = 0.5):
+        self.interval, self.stop = interval, threading.Event()
+        self.peak_total = self.peak_process = 0  # bytes
+        self.peak_files = self.peak_processes = 0
+        self.files_at_start = len(os.listdir("/proc/self/fd"))
+        self.thread = threading.Thread(target=self.sample_until_stopped, daemon=True)
+
+    def __enter__(self) -> Watch:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+        self.files_at_end = len(os.listdir("/proc/self/fd"))  # more than at the start: something leaks
+
+    def sample_until_stopped(self) -> None:
+        while not self.stop.wait(self.interval):
+            sizes = [proportional_set_size(pid) for pid in descendants(os.getpid())]
+            self.peak_total = max(self.peak_total, sum(sizes))
+            self.peak_process = max(self.peak_process, *sizes)
+            self.peak_processes = max(self.peak_processes, len(sizes))
+            self.peak_files = max(self.peak_files, len(os.listdir("/proc/self/fd")))
+
+
+def descendants(root: int) -> list[int]:
+    """``root`` and every process under it (from each process's parent in /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parent = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # the process ended while we looked
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack += children.get(pid, [])
+    return found
+
+
+def proportional_set_size(pid: int) -> int:
+    """A process's proportional set size in bytes (each shared page divided among its sharers); 0 once it ended."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cell_seconds(notebook_path: Path) -> tuple[float, float]:
+    """The seconds a graded notebook's test cells and its other cells ran, from nbclient's timestamps."""
+    from course_utils.instructor.grading.cells import is_test
+
+    tests = others = 0.0
+    for cell in nbformat.read(notebook_path, as_version=4).cells:
+        timing = cell.get("metadata", {}).get("execution", {})
+        if "iopub.execute_input" in timing and "shell.execute_reply" in timing:
+            began, ended = (
+                datetime.fromisoformat(timing[key]) for key in ("iopub.execute_input", "shell.execute_reply")
+            )
+            seconds = (ended - began).total_seconds()
+            if is_test(cell):
+                tests += seconds
+            else:
+                others += seconds
+    return tests, others
+
+
+def where_the_time_goes(graded: list, course_dir: Path) -> dict[str, list[float]]:
+    """Per lab, the mean seconds per submission: in all, in test cells, in other cells, and around the cells."""
+    by_lab: dict[str, list[tuple[float, float, float]]] = {}
+    for lab in graded:
+        path = course_dir / "autograded" / lab.student / lab.lab / f"{lab.lab}.ipynb"
+        if path.exists():
+            tests, others = cell_seconds(path)
+            by_lab.setdefault(lab.lab, []).append((lab.seconds, tests, others))
+    return {
+        name: [sum(values) / len(rows) for values in zip(*rows, strict=True)] + [len(rows)]
+        for name, rows in sorted(by_lab.items())
+    }
+
+
+def projection(per_lab: dict[str, list[float]], phases: dict[str, float], count: int, watch: Watch, args) -> str:
+    """The time and memory of grading ``students x labs`` on ``cores`` cores, from this run's measurements.
+
+    Time: each core grades a submission (of a lab drawn at random) in the seconds measured here with one core per
+    running submission; collecting, repairing and recording run in one process and grow with the class (registering
+    the labs does not). Memory: an upper
+    bound, everything but the grader itself scaled from ``workers`` running submissions to ``cores`` (the fork
+    server's share included).
+    """
+    students, labs, cores = args.project
+    mean = sum(row[0] for row in per_lab.values()) / len(per_lab)
+    submissions = students * labs
+    serial = (phases["collect"] + phases["repair"] + phases["record"]) / count * submissions + phases["register"]
+    hours = (submissions * mean / cores + serial) / 3600
+    grader = proportional_set_size(os.getpid())
+    memory = (grader + (watch.peak_total - grader) * cores / max(1, args.workers)) / 2**30
+    return (
+        f"Projected for {students} students x {labs} labs on {cores} cores ({cores} at a time): about {hours:.1f} h "
+        f"({mean:.1f} s per submission per core, and {serial / 60:.1f} min of reading and recording in one process); "
+        f"peak memory at most {memory:.1f} GiB."
+    )
+
+
 def main() -> None:
     from course_utils.instructor.grading.grade import GradeConfig, grade_class
     from course_utils.instructor.grading.sandbox import Limits
@@ -113,6 +239,14 @@ def main() -> None:
     parser.add_argument("--labs", nargs="+", default=available_labs(ROOT))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--skip-nbgrader", action="store_true", help="time course grade alone")
+    parser.add_argument(
+        "--project",
+        nargs=3,
+        type=int,
+        default=[500, 5, 16],
+        metavar=("STUDENTS", "LABS", "CORES"),
+        help="the class and machine to project to (default: 500 students x 5 labs on 16 cores)",
+    )
     args = parser.parse_args()
     states = KINDS[args.kinds]
 
@@ -124,7 +258,10 @@ def main() -> None:
 
         start = time.perf_counter()
         config = GradeConfig(Path(scratch) / "ours", workers=args.workers, limits=Limits(cell_seconds=CELL_SECONDS))
-        graded = grade_class(ROOT, inbox, config).graded
+        with Watch() as watch:
+            grades = grade_class(ROOT, inbox, config)
+        graded = grades.graded
+        per_lab = where_the_time_goes(graded, config.course_dir)
         ours = {(lab.student, lab.lab): lab.points for lab in graded}
         flagged = {(lab.student, lab.lab) for lab in graded if lab.flags}
         timings = {"course grade (parallel, sandboxed)": time.perf_counter() - start}
@@ -145,6 +282,20 @@ def main() -> None:
     if len(timings) == 2:
         ours_seconds, theirs_seconds = timings.values()
         print(f"ratio nbgrader / course grade:      {theirs_seconds / ours_seconds:7.2f}x")
+    print()
+    print(
+        "course grade, by phase: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in grades.phases.items())
+    )
+    print(f"{'lab':<26}{'submissions':>12}{'s each':>8}{'test cells':>12}{'other cells':>13}{'around cells':>14}")
+    for name, (seconds, tests, others, runs) in per_lab.items():
+        print(f"{name:<26}{runs:>12.0f}{seconds:>8.1f}{tests:>12.1f}{others:>13.1f}{seconds - tests - others:>14.1f}")
+    print(
+        f"Peaks while grading: {watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
+        f"{watch.peak_process / 2**30:.2f} GiB in one process; open files in the grader: {watch.files_at_start} "
+        f"before, {watch.peak_files} at most, {watch.files_at_end} after (its limit: "
+        f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+    )
+    print(projection(per_lab, grades.phases, count, watch, args))
     print()
     print(f"{'state':<12} {'course grade':>14} {'nbgrader':>10} {'flagged':>8}   total points over the class")
     for kind in states:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import re
 import shutil
 
 import nbformat
@@ -325,6 +326,14 @@ def test_tampering_is_flagged_for_the_instructor_in_the_summary_and_the_export(g
     assert flagged_rows == FLAGGED
     export = (course_dir / "exports" / "grades.csv").read_text()
     assert "abs is redefined in the notebook" in export and "Magic overrides __eq__" in export
+
+
+def test_the_summary_says_where_the_time_went(graded):
+    _, _, summary = graded
+    line = next(line for line in summary.splitlines() if line.startswith("Time: "))
+    phases = {phase: float(seconds) for phase, seconds in re.findall(r"(\w+) (\d+\.\d) s", line)}
+    assert list(phases) == ["collect", "register", "repair", "run", "record"], line
+    assert phases["run"] == max(phases.values()), line  # the notebooks' runs are the work
 
 
 @pytest.mark.parametrize("lab", LABS)

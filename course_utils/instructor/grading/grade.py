@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import nullcontext
@@ -63,6 +64,10 @@ class ClassGrades:
     collection: Collection
     graded: list[GradedLab]
     isolated: bool
+    # Wall seconds by phase, in order: "collect" (find the files), "register" (the labs in nbgrader's gradebook: once
+    # per lab, whatever the class's size), "repair" (read and repair each file), "run" (the sandboxed runs, each
+    # scored and saved as it ends), "record" (the gradebook and the exports).
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def broken(self) -> list[GradedLab]:
@@ -72,6 +77,7 @@ class ClassGrades:
 
 def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = True) -> ClassGrades:
     """Grade every notebook in ``source`` (a folder or an LMS zip) for the course in ``root``."""
+    clock = Stopwatch()
     labs = list(config.labs) or available_labs(root)
     unknown = sorted(set(labs) - set(available_labs(root)))
     if unknown:
@@ -81,7 +87,9 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     submissions = collection.submissions
     if not submissions:
         return ClassGrades(collection, [], namespaces_available())
+    clock.lap("collect")
     register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
+    clock.lap("register")
     releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
     sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
 
@@ -109,6 +117,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
         return lab
 
+    clock.lap("repair")
     # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
     private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
     graded += run_in_parallel(
@@ -119,12 +128,27 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         progress=progress,
         then=finish,
     )
+    clock.lap("run")
 
     record_scores(course_dir / GRADEBOOK, [result for lab in graded for result in lab.results])
     # The exports cover every lab graded in this folder so far: grading a late submission keeps the others.
     write_exports(read_results(course_dir / "autograded"), course_dir / "exports")
     graded.sort(key=lambda lab: (lab.student, lab.lab))
-    return ClassGrades(collection, graded, namespaces_available())
+    clock.lap("record")
+    return ClassGrades(collection, graded, namespaces_available(), clock.phases)
+
+
+class Stopwatch:
+    """Wall seconds by phase, each phase timed from the end of the one before."""
+
+    def __init__(self) -> None:
+        self.phases: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def lap(self, phase: str) -> None:
+        """End ``phase`` now."""
+        now = time.perf_counter()
+        self.phases[phase], self.last = now - self.last, now
 
 
 def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
@@ -252,6 +276,8 @@ def format_summary(grades: ClassGrades, course_dir: Path) -> str:
         lines.append("Warning: no user namespaces here; submissions ran with resource limits only, not isolated.")
     for lab in grades.broken:
         lines.append(f"The grader could not run {lab.student}'s {lab.lab}: {lab.detail}")
+    if grades.phases:
+        lines.append("Time: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in grades.phases.items()))
     lines.append(f"Gradebook: {course_dir / GRADEBOOK}")
     lines.append(f"Feedback:  {course_dir / 'feedback'}/<student>/<lab>/<lab>.html")
     lines.append(f"Exports:   {course_dir / 'exports'}/{QUESTIONS_CSV}, {TOTALS_CSV}, {REPAIRS_CSV}")
