@@ -229,7 +229,7 @@ def projection(per_lab: dict[str, list[float]], phases: dict[str, float], count:
 
 def main() -> None:
     from course_utils.instructor.grading.grade import GradeConfig, grade_class
-    from course_utils.instructor.grading.sandbox import Limits
+    from course_utils.instructor.grading.limits import Limits
     from course_utils.instructor.grading.simulate import REWRITER_MARKER
     from course_utils.instructor.release import available_labs
 

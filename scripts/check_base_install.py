@@ -4,7 +4,8 @@
 
 Imports every module of `course_utils` outside `instructor/`, checks that no notebook or Jupyter tooling is
 installed (so nothing could have leaned on it), then runs Lab 1's first code cells (after the Colab-only install
-cell, up to the first exercise) in the tiny profile.
+cell, up to the first exercise) in the tiny profile, and `course train dpo` for one step on two hh-rlhf-style pairs
+(the `course` command's learner part needs no extra).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import pkgutil
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +59,42 @@ def main() -> int:
     for source in cells:
         exec(compile(source, "lab1_instruction_tuning", "exec"), namespace)  # noqa: S102 -- our own lab
     print(f"Ran Lab 1's first {len(cells)} code cells: {len(namespace['data']['train'])} training rows loaded.")
-    return 0
+    return train_one_step()
+
+
+def train_one_step() -> int:
+    """`course train dpo` on the tiny model, one step on two pairs, as a learner would run it."""
+    from course_utils.instructor.cli import main as course
+    from course_utils.sources import asset_path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        pairs = Path(scratch) / "pairs.jsonl"
+        pair = {
+            "chosen": "\n\nHuman: Hi\n\nAssistant: Hello, how can I help?",
+            "rejected": "\n\nHuman: Hi\n\nAssistant: No.",
+        }
+        pairs.write_text((json.dumps(pair) + "\n") * 2)
+        model = str(asset_path("models", "gpt2-tiny"))
+        code = course(
+            [
+                "train",
+                "dpo",
+                "--model",
+                model,
+                "--output-dir",
+                f"{scratch}/out",
+                "--train",
+                str(pairs),
+                "--max-steps",
+                "1",
+                "--batch-size",
+                "2",
+                "--eval-fraction",
+                "0",
+            ]
+        )
+    print("course train dpo: one step trained and saved." if code == 0 else f"FAILED: course train exited {code}")
+    return code
 
 
 if __name__ == "__main__":

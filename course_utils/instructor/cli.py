@@ -1,4 +1,5 @@
-"""The `course` command: instructor tasks run from the course repository."""
+"""The `course` command: instructor tasks run from the course repository, and `course train` for anyone (the labs'
+methods on your own data, `course_utils.recipes`: it needs only the base install)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import os
 import sys
 from pathlib import Path
 
-from .grading.sandbox import Limits
+from .grading.limits import Limits
 from .grading.submissions import DEFAULT_PATTERN
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `course` command line: release, demo and grade."""
-    parser = argparse.ArgumentParser(prog="course", description="Release, run and grade the course's labs.")
+    """The `course` command line: release, demo, grade and train."""
+    from ..recipes.command import add_train_arguments
+
+    parser = argparse.ArgumentParser(
+        prog="course", description="Release, run and grade the course's labs; train with their methods on your data."
+    )
     parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course repository (default: here)")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -43,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--cell-seconds", type=int, default=defaults.cell_seconds, help="time for one cell")
     grade.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address space for one notebook")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    add_train_arguments(commands.add_parser("train", help="train with a lab's method on your files (sft, reward, dpo)"))
     return parser
 
 
@@ -50,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `course` console script. Exit status 1 means the tooling broke, not that students failed."""
     args = build_parser().parse_args(argv)
     root = args.root.resolve()
+    if args.command == "train":
+        from ..recipes.command import train_command
+
+        return train_command(args)
     if args.command == "release":
         from .release import release
 

@@ -28,8 +28,8 @@ from course_utils.instructor.grading.cells import grading_info, is_test
 from course_utils.instructor.grading.feedback import hidden_lines
 from course_utils.instructor.grading.grade import GradeConfig, grade_class
 from course_utils.instructor.grading.gradebook import gradebook_url
+from course_utils.instructor.grading.limits import Limits
 from course_utils.instructor.grading.repair import Repair
-from course_utils.instructor.grading.sandbox import Limits
 from course_utils.instructor.grading.worker import TRUNCATED
 
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in

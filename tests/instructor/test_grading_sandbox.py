@@ -14,7 +14,8 @@ from nbformat.v4 import new_code_cell, new_notebook
 from course_utils.instructor.grading import sandbox
 from course_utils.instructor.grading.forkserver import ForkServer, exit_code
 from course_utils.instructor.grading.isolation import mount_points
-from course_utils.instructor.grading.sandbox import Limits, Run, namespaces_available, run_sandboxed
+from course_utils.instructor.grading.limits import Limits
+from course_utils.instructor.grading.sandbox import Run, namespaces_available, run_sandboxed
 from course_utils.instructor.grading.worker import TRUNCATED, cap_outputs
 
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"

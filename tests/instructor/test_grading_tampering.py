@@ -22,7 +22,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from course_utils.instructor.grading import simulate
 from course_utils.instructor.grading.cells import SOLUTION_BLOCK, grading_info, is_test, references
 from course_utils.instructor.grading.grade import GradeConfig, format_summary, grade_class
-from course_utils.instructor.grading.sandbox import Limits
+from course_utils.instructor.grading.limits import Limits
 from course_utils.instructor.release import release
 
 LAB = "mini"

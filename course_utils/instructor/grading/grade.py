@@ -38,8 +38,9 @@ from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write
 from .feedback import feedback_notebook, write_html
 from .forkserver import ForkServer
 from .gradebook import GRADEBOOK, record_scores, register_labs
+from .limits import Limits
 from .repair import repair
-from .sandbox import Limits, Run, namespaces_available, run_sandboxed
+from .sandbox import Run, namespaces_available, run_sandboxed
 from .scoring import GradedLab, score
 from .submissions import DEFAULT_PATTERN, Collection, Submission, collect
 

@@ -42,20 +42,10 @@ from . import forkserver
 from .cells import CellRecord, RunStatus
 from .forkserver import ForkServer, home_variables
 from .isolation import namespaces_work
+from .limits import Limits
 from .worker import EXECUTED, JOB, RECORD, SUBMISSION
 
 KERNEL_DIR, RECORD_DIR = "kernel", "record"  # in a submission's folder: the kernel's own, the worker's
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one submission may use."""
-
-    wall_seconds: float = 900.0
-    cell_seconds: int = 300
-    memory_mb: int = 6144  # address space: a lab's kernel maps about 2-4 GB
-    file_mb: int = 200  # largest file it may write
-    output_bytes: int = 100_000  # printed output kept per cell
 
 
 @dataclass

@@ -1,0 +1,96 @@
+"""`run_recipe`: a `RecipeConfig` trained with TRL's trainer for its method, saved with its metrics and loss plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from datasets import Dataset, load_dataset
+
+from ..loaders import load_tokenizer
+from ..plots import plot_history
+from ..profiles import Profile
+from ..training import trainer_kwargs
+from .config import RecipeConfig
+from .data import check_columns, method_rows, read_rows
+
+LOSS_LABELS = {"sft": "loss (nats per answer token)", "reward": "Bradley-Terry loss", "dpo": "DPO loss"}
+
+
+def recipe_rows(config: RecipeConfig) -> tuple[Dataset, Dataset | None]:
+    """The training rows and the evaluation rows (None without evaluation), checked and in the method's schema."""
+    if config.train_files:
+        rows = read_rows(config.train_files, config.method)
+    else:
+        rows = load_dataset(config.dataset, data_dir=config.data_dir, split="train")
+        check_columns(rows, config.method, f"{config.dataset} ({config.data_dir or 'train'})")
+    if config.eval_files:
+        held_out = read_rows(config.eval_files, config.method)
+    elif config.eval_fraction > 0 and len(rows) > 1:
+        split = rows.train_test_split(test_size=config.eval_fraction, seed=config.seed)
+        rows, held_out = split["train"], split["test"]
+    else:
+        held_out = None
+    return method_rows(rows, config.method), None if held_out is None else method_rows(held_out, config.method)
+
+
+def run_recipe(config: RecipeConfig) -> Path:
+    """Train ``config.model`` with ``config.method`` on its rows and save the model (LoRA adapters merged), its
+    tokenizer, ``metrics.json`` (the trainer's log history) and ``loss.png`` to ``config.output_dir``.
+
+    The rows are read and checked first: a bad file stops the run before any model is loaded. Under
+    ``accelerate launch`` the trainer runs on every process (DDP or DeepSpeed, as the launch configured) and only the
+    main process writes.
+    """
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
+    from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer
+
+    train_rows, eval_rows = recipe_rows(config)
+    set_seed(config.seed)  # before the adapters (or a reward head) are initialised: the same run every time
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    tokenizer = load_tokenizer(config.model)
+    if config.method == "reward":
+        model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+    else:
+        model = AutoModelForCausalLM.from_pretrained(config.model)
+    lora = None
+    if config.lora:
+        task = "SEQ_CLS" if config.method == "reward" else "CAUSAL_LM"
+        lora = LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, target_modules="all-linear", task_type=task)
+    every = min(config.logging_steps, config.max_steps)  # a short run logs its last step at least: a loss to plot
+    common = {
+        "output_dir": config.output_dir,
+        "max_steps": config.max_steps,
+        "per_device_train_batch_size": config.batch_size,
+        "per_device_eval_batch_size": config.batch_size,
+        "gradient_accumulation_steps": config.gradient_accumulation_steps,
+        "learning_rate": config.learning_rate,
+        "logging_steps": every,
+        "eval_strategy": "steps" if eval_rows is not None else "no",
+        "eval_steps": every,
+        "max_length": config.max_length,
+        # A real run: the device's precision, no trackers, progress bars on (the full profile's settings).
+        **trainer_kwargs(Profile("full", device, seed=config.seed)),
+    }
+    arguments = {"train_dataset": train_rows, "eval_dataset": eval_rows, "processing_class": tokenizer}
+    if config.method == "sft":
+        trainer = SFTTrainer(model=model, args=SFTConfig(**common), peft_config=lora, **arguments)
+    elif config.method == "reward":
+        trainer = RewardTrainer(model=model, args=RewardConfig(**common), peft_config=lora, **arguments)
+    else:
+        trainer = DPOTrainer(model=model, args=DPOConfig(beta=config.beta, **common), peft_config=lora, **arguments)
+    trainer.train()
+
+    output = Path(config.output_dir)
+    if trainer.accelerator.is_main_process:
+        trained = trainer.model.merge_and_unload() if config.lora else trainer.model
+        trained.save_pretrained(output)
+        tokenizer.save_pretrained(output)
+        history = trainer.state.log_history
+        (output / "metrics.json").write_text(json.dumps(history, indent=1))
+        title = f"course train {config.method}: {Path(config.model).name}"  # a Hub id's name, or the folder's
+        plot_history(history, {LOSS_LABELS[config.method]: ("loss", "eval_loss")}, title).savefig(output / "loss.png")
+    return output

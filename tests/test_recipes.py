@@ -1,0 +1,182 @@
+"""`course train`: the labs' methods on files (course_utils.recipes), checked before any model loads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from datasets import Dataset
+from safetensors.torch import load_file
+
+from course_utils.instructor.cli import main
+from course_utils.recipes import DataError, RecipeConfig, method_rows, read_rows, run_recipe
+from course_utils.sources import asset_path
+
+TINY = str(asset_path("models", "gpt2-tiny"))
+QUESTIONS = ["How do I boil an egg?", "How do I plant a tree?", "How do I fold a shirt?", "How do I make tea?"]
+
+
+def hh_rows() -> list[dict[str, str]]:
+    """hh-rlhf's schema: whole dialogues, the chosen and the rejected sharing the human's turn."""
+    return [
+        {
+            "chosen": f"\n\nHuman: {question}\n\nAssistant: Step by step: first {question[9:-1]}, then check it.",
+            "rejected": f"\n\nHuman: {question}\n\nAssistant: No.",
+        }
+        for question in QUESTIONS * 2
+    ]
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    text = "".join(json.dumps(row) + "\n" for row in rows)
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_the_configuration_checks_every_field_in_one_line():
+    with pytest.raises(ValueError, match=r"method must be one of sft, reward, dpo, not 'ppo'.*learning_rate must be"):
+        RecipeConfig(method="ppo", model="gpt2", output_dir="out", train_files=("a.jsonl",), learning_rate=0)
+    with pytest.raises(ValueError, match="give train_files or a dataset"):
+        RecipeConfig(method="dpo", model="gpt2", output_dir="out")
+    with pytest.raises(ValueError, match="max_steps must be a whole number of at least 1, not 0"):
+        RecipeConfig(method="dpo", model="gpt2", output_dir="out", dataset="Anthropic/hh-rlhf", max_steps=0)
+
+
+def test_a_configuration_file_with_flags_on_top(tmp_path):
+    file = tmp_path / "recipe.yaml"
+    file.write_text("method: reward\nmodel: gpt2\noutput_dir: rm\ntrain_files: pairs.jsonl.gz\nmax_steps: 300\n")
+    config = RecipeConfig.from_sources(file, max_steps=20, lora=None)
+    assert (config.method, config.train_files, config.max_steps, config.lora) == (
+        "reward",
+        ("pairs.jsonl.gz",),
+        20,
+        True,
+    )
+    file.write_text('{"method": "dpo", "model": "gpt2", "outputdir": "x"}')
+    with pytest.raises(ValueError, match="unknown settings outputdir"):
+        RecipeConfig.from_sources(file)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("pairs.jsonl", '{"chosen": "a"}\n', "row 1 has no chosen/rejected text columns (dpo needs them)."),
+        ("pairs.jsonl", "", "no rows."),
+        ("pairs.jsonl", '{"chosen": "a", "rejected": "b"}\n{"chosen": "a", \n', "line 2 is not JSON"),
+        ("pairs.json", '{"chosen": "a", "rejected": "b"}', "expected an array of objects, got dict."),
+        ("pairs.csv", "chosen,rejected\n", "unknown format; use one of .jsonl, .jsonl.gz, .json, .parquet."),
+    ],
+)
+def test_a_bad_file_is_named_with_its_problem(tmp_path, name, content, problem):
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(DataError) as raised:
+        read_rows([path], "dpo")
+    assert str(raised.value).startswith(f"{path}: ") and problem in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_hh_rlhf_files_read_gzipped_and_sft_learns_the_last_assistant_turn(tmp_path):
+    rows = read_rows([write_jsonl(tmp_path / "train.jsonl.gz", hh_rows())], "sft")
+    assert len(rows) == 8
+    first = method_rows(rows, "sft")[0]
+    # the dialogue cut before its last "Assistant:" turn: the prompt ends with it, the completion is the answer
+    assert first == {
+        "prompt": "\n\nHuman: How do I boil an egg?\n\nAssistant:",
+        "completion": " Step by step: first boil an egg, then check it.",
+    }
+    assert method_rows(rows, "dpo").column_names == ["chosen", "rejected"]
+    with pytest.raises(DataError, match="row 1's chosen dialogue has no 'Assistant:' turn"):
+        read_rows([write_jsonl(tmp_path / "plain.jsonl", [{"chosen": "just text"}])], "sft")
+
+
+def test_a_bad_file_stops_the_command_before_any_model_is_loaded(tmp_path, monkeypatch, capsys):
+    import transformers
+
+    def loading(*args, **kwargs):
+        raise AssertionError("a model was loaded before the data was checked")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", loading)
+    bad = write_jsonl(tmp_path / "pairs.jsonl", [{"chosen": "a", "rejected": "b"}, {"chosen": "only"}])
+    code = main(["train", "dpo", "--model", TINY, "--output-dir", str(tmp_path / "out"), "--train", str(bad)])
+    assert code == 2
+    assert capsys.readouterr().err == (
+        f"course train: {bad}: row 2 has no chosen/rejected text columns (dpo needs them).\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "file"),
+    [("sft", "train.jsonl"), ("reward", "train.jsonl.gz"), ("dpo", "train.parquet")],
+)
+def test_each_method_trains_the_tiny_model_from_files_end_to_end(tmp_path, method, file):
+    path = tmp_path / file
+    if method == "sft":
+        write_jsonl(path, [{"prompt": f"{q}\n\n", "completion": "Boil it, then eat it."} for q in QUESTIONS * 2])
+    elif file.endswith(".parquet"):
+        Dataset.from_list(hh_rows()).to_parquet(str(path))
+    else:
+        write_jsonl(path, hh_rows())
+    out = tmp_path / "out"
+    flags = ["--max-steps", "3", "--batch-size", "2", "--logging-steps", "1", "--learning-rate", "1e-2"]
+    assert main(["train", method, "--model", TINY, "--output-dir", str(out), "--train", str(path), *flags]) == 0
+    history = json.loads((out / "metrics.json").read_text())
+    assert [entry["step"] for entry in history if "loss" in entry] == [1, 2, 3]
+    assert any("eval_loss" in entry for entry in history)  # 5% held out of 8 rows: one row
+    assert (out / "loss.png").stat().st_size > 0
+    # the LoRA adapters were merged into a plain model of the base's architecture, and it moved
+    trained, base = load_file(out / "model.safetensors"), load_file(Path(TINY) / "model.safetensors")
+    assert not (out / "adapter_config.json").exists()
+    shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
+    assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
+
+
+def test_a_recipe_run_again_trains_the_same_way(tmp_path):
+    """The adapters are initialised after the seed is set: the same configuration gives the same losses."""
+    path = write_jsonl(tmp_path / "pairs.jsonl", hh_rows())
+    losses = []
+    for run in ("first", "second"):
+        config = RecipeConfig(
+            method="dpo",
+            model=TINY,
+            output_dir=str(tmp_path / run),
+            train_files=(str(path),),
+            max_steps=2,
+            batch_size=2,
+            logging_steps=1,
+            eval_fraction=0,
+        )
+        history = json.loads((run_recipe(config) / "metrics.json").read_text())
+        losses.append([entry["loss"] for entry in history if "loss" in entry])
+    assert len(losses[0]) == 2 and losses[0] == losses[1]
+
+
+def test_a_run_shorter_than_the_logging_interval_still_logs_and_plots_its_loss(tmp_path):
+    path = write_jsonl(tmp_path / "pairs.jsonl", hh_rows())
+    config = RecipeConfig(
+        method="reward",
+        model=TINY,
+        output_dir=str(tmp_path / "rm"),
+        train_files=(str(path),),
+        max_steps=1,
+        batch_size=2,
+        eval_fraction=0,
+    )  # logging_steps 10 by default
+    output = run_recipe(config)
+    assert [entry["step"] for entry in json.loads((output / "metrics.json").read_text()) if "loss" in entry] == [1]
+    assert (output / "loss.png").exists()
+
+
+def test_sft_on_a_dataset_laid_out_like_hh_rlhf_on_the_hub(tmp_path):
+    """``--dataset`` with ``--data-dir``: a repository's folder of .jsonl.gz files, read as load_dataset reads it."""
+    (tmp_path / "hh-rlhf" / "helpful-base").mkdir(parents=True)
+    write_jsonl(tmp_path / "hh-rlhf" / "helpful-base" / "train.jsonl.gz", hh_rows())
+    flags = ["--dataset", str(tmp_path / "hh-rlhf"), "--data-dir", "helpful-base", "--max-steps", "2"]
+    assert main(["train", "sft", "--model", TINY, "--output-dir", str(tmp_path / "sft"), *flags]) == 0
+    assert (tmp_path / "sft" / "model.safetensors").exists()
