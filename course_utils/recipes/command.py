@@ -55,3 +55,10 @@ def train_command(args: argparse.Namespace) -> int:
         return 2
     print(f"Trained {config.method} on {config.model}: model, metrics.json and loss.png in {output}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`course train`'s command line on its own (``python -m course_utils.recipes METHOD ...``)."""
+    parser = argparse.ArgumentParser(prog="course train", description="Train with a lab's method on your data.")
+    add_train_arguments(parser)
+    return train_command(parser.parse_args(argv))
