@@ -10,6 +10,6 @@ metrics and a loss plot).
 
 from .config import METHODS, RecipeConfig
 from .data import DataError, method_rows, read_rows
-from .run import run_recipe
+from .run import build_trainer, run_recipe
 
-__all__ = ["METHODS", "DataError", "RecipeConfig", "method_rows", "read_rows", "run_recipe"]
+__all__ = ["METHODS", "DataError", "RecipeConfig", "build_trainer", "method_rows", "read_rows", "run_recipe"]

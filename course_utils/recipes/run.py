@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset, load_dataset
+from transformers import Trainer
 
 from ..loaders import load_tokenizer
 from ..plots import plot_history
@@ -35,13 +36,11 @@ def recipe_rows(config: RecipeConfig) -> tuple[Dataset, Dataset | None]:
     return method_rows(rows, config.method), None if held_out is None else method_rows(held_out, config.method)
 
 
-def run_recipe(config: RecipeConfig) -> Path:
-    """Train ``config.model`` with ``config.method`` on its rows and save the model (LoRA adapters merged), its
-    tokenizer, ``metrics.json`` (the trainer's log history) and ``loss.png`` to ``config.output_dir``.
+def build_trainer(config: RecipeConfig) -> Trainer:
+    """The TRL trainer of ``config.method`` for ``config.model`` on its rows, ready to train.
 
-    The rows are read and checked first: a bad file stops the run before any model is loaded. Under
-    ``accelerate launch`` the trainer runs on every process (DDP or DeepSpeed, as the launch configured) and only the
-    main process writes.
+    The rows are read and checked first: a bad file stops the run before any model is loaded. Under ``torchrun`` or
+    ``accelerate launch`` the trainer runs on every process (DDP, or DeepSpeed as the launch configured it).
     """
     from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
@@ -82,8 +81,16 @@ def run_recipe(config: RecipeConfig) -> Path:
         trainer = RewardTrainer(model=model, args=RewardConfig(**common), peft_config=lora, **arguments)
     else:
         trainer = DPOTrainer(model=model, args=DPOConfig(beta=config.beta, **common), peft_config=lora, **arguments)
-    trainer.train()
+    return trainer
 
+
+def run_recipe(config: RecipeConfig) -> Path:
+    """Train ``config.model`` with ``config.method`` (`build_trainer`) and save the model (LoRA adapters merged), its
+    tokenizer, ``metrics.json`` (the trainer's log history) and ``loss.png`` to ``config.output_dir``; on several
+    processes, only the main one writes."""
+    trainer = build_trainer(config)
+    trainer.train()
+    tokenizer = trainer.processing_class
     output = Path(config.output_dir)
     if trainer.accelerator.is_main_process:
         trained = trainer.model.merge_and_unload() if config.lora else trainer.model
