@@ -316,3 +316,62 @@ def test_a_lora_policy_trains_only_its_adapters_and_value_head(tokenizer):
     assert stats["objective/kl"] == 0.0  # before the update, policy == base model
     changed = {name for name, parameter in model.named_parameters() if not torch.equal(parameter, before[name])}
     assert changed == {name for name in trainable if "lora_A" not in name}  # B = 0 gives A no gradient at first
+
+
+# One PPO step per rank on its own queries, each rank with its own constant reward; then what the rank ended with.
+PPO_RANK_REPORT = """import hashlib, json, sys
+from pathlib import Path
+
+import torch
+
+from course_utils.loaders import load_tokenizer
+from course_utils.ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
+
+source, out = sys.argv[1], Path(sys.argv[2])
+torch.manual_seed(0)
+tokenizer = load_tokenizer(source)
+trainer = PPOTrainer(PPOConfig(batch_size=8, mini_batch_size=4, learning_rate=1e-3, seed=0),
+                     CausalLMWithValueHead.from_pretrained(source), tokenizer)
+rank = trainer.accelerator.process_index
+
+
+def digest() -> str:
+    weights = trainer.policy.state_dict()
+    return hashlib.sha256(b"".join(weights[name].detach().numpy().tobytes() for name in sorted(weights))).hexdigest()
+
+
+before = digest()
+prompts = ["How do I make tea?", "Hi"] if rank == 0 else ["How do I boil an egg?", "Bake bread, please."]
+queries = [torch.tensor(tokenizer.encode(prompts[i % 2] + "\\n\\n")) for i in range(8)]
+torch.manual_seed(rank)  # each rank samples its own answers
+for _ in range(2):
+    responses = trainer.generate(queries, max_new_tokens=6, do_sample=True, top_k=0, top_p=1.0)
+    stats = trainer.step(queries, responses, torch.full((8,), 1.0 + 2.0 * rank))  # rank 0: 1, rank 1: 3
+report = {"world": trainer.accelerator.num_processes, "digest": digest(), "moved": digest() != before,
+          "reward_mean": stats["env/reward_mean"], "reward_std": stats["env/reward_std"]}
+(out / f"rank{rank}.json").write_text(json.dumps(report))
+"""
+
+
+def test_two_cpu_processes_take_ppo_steps_in_step_and_gather_the_statistics(tmp_path):
+    """The engine under torchrun (DDP over gloo): both ranks end with the same weights, and a statistic averaged
+    over processes sees both ranks' rewards (rank 0 scored 1, rank 1 scored 3: the mean is 2 on both)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "ppo_rank_report.py"
+    script.write_text(PPO_RANK_REPORT)
+    torchrun = Path(sys.executable).parent / "torchrun"
+    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
+    command = [str(torchrun), "--nproc_per_node", "2", str(script), SOURCE, str(tmp_path)]
+    launched = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert launched.returncode == 0, launched.stderr[-2000:]
+    reports = [json.loads((tmp_path / f"rank{rank}.json").read_text()) for rank in (0, 1)]
+    assert [report["world"] for report in reports] == [2, 2]
+    assert reports[0]["digest"] == reports[1]["digest"] and reports[0]["moved"]  # trained, in sync
+    assert [report["reward_mean"] for report in reports] == [2.0, 2.0]
+    # gathered: 8 ones and 8 threes, standard deviation sqrt(16 / 15) = 1.0328 (one rank alone: 0)
+    assert reports[0]["reward_std"] == pytest.approx((16 / 15) ** 0.5)
