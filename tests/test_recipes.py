@@ -234,3 +234,19 @@ def test_two_cpu_processes_train_in_step_under_torchrun(tmp_path):
     assert reports[0]["lora_b"] > 0  # and they trained (LoRA's B starts at zero)
     # 5 steps x 2 pairs x 2 ranks = 20 of 40 pairs: half an epoch (one process alone would be at a quarter)
     assert reports[0]["epoch"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("name", "kind"), [("ddp", "MULTI_GPU"), ("deepspeed_zero2", "DEEPSPEED")])
+def test_the_shipped_launch_configurations_are_what_accelerate_reads(name, kind, monkeypatch, capsys):
+    """Found by the command the README gives, parsed by accelerate's own loader (they need GPUs: not run here)."""
+    import runpy
+    import sys
+
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    monkeypatch.setattr(sys, "argv", ["launch", name])
+    runpy.run_module("course_utils.recipes.launch", run_name="__main__")
+    config = load_config_from_file(capsys.readouterr().out.strip())
+    assert (config.distributed_type.name, config.num_machines, config.use_cpu) == (kind, 1, False)
+    if name == "deepspeed_zero2":
+        assert config.deepspeed_config["zero_stage"] == 2
