@@ -182,60 +182,6 @@ def test_sft_on_a_dataset_laid_out_like_hh_rlhf_on_the_hub(tmp_path):
     assert (tmp_path / "sft" / "model.safetensors").exists()
 
 
-RANK_REPORT = """import hashlib, json, sys
-from pathlib import Path
-
-from course_utils.recipes import RecipeConfig, build_trainer
-
-config = RecipeConfig(**json.loads(sys.argv[1]))
-trainer = build_trainer(config)
-trainer.train()
-weights = trainer.accelerator.unwrap_model(trainer.model).state_dict()
-digest = hashlib.sha256(b"".join(weights[name].detach().numpy().tobytes() for name in sorted(weights))).hexdigest()
-report = {"world": trainer.accelerator.num_processes, "epoch": trainer.state.epoch, "digest": digest,
-          "lora_b": float(sum(w.abs().sum() for name, w in weights.items() if "lora_B" in name))}
-Path(config.output_dir, f"rank{trainer.accelerator.process_index}.json").write_text(json.dumps(report))
-"""
-
-
-def test_two_cpu_processes_train_in_step_under_torchrun(tmp_path):
-    """DDP over gloo, launched as the README says: both ranks end with the same weights, and each step consumed a
-    batch on each rank (the epoch counts both)."""
-    import os
-    import subprocess
-    import sys
-
-    path = write_jsonl(tmp_path / "pairs.jsonl", hh_rows() * 5)  # 40 pairs
-    config = {
-        "method": "dpo",
-        "model": TINY,
-        "output_dir": str(tmp_path / "out"),
-        "train_files": [str(path)],
-        "max_steps": 5,
-        "batch_size": 2,
-        "eval_fraction": 0,
-        "learning_rate": 1e-2,
-    }
-    script = tmp_path / "rank_report.py"
-    script.write_text(RANK_REPORT)
-    torchrun = Path(sys.executable).parent / "torchrun"
-    env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
-    launched = subprocess.run(
-        [str(torchrun), "--nproc_per_node", "2", str(script), json.dumps(config)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert launched.returncode == 0, launched.stderr[-2000:]
-    reports = [json.loads((tmp_path / "out" / f"rank{rank}.json").read_text()) for rank in (0, 1)]
-    assert [report["world"] for report in reports] == [2, 2]
-    assert reports[0]["digest"] == reports[1]["digest"]  # in sync: DDP averaged the gradients
-    assert reports[0]["lora_b"] > 0  # and they trained (LoRA's B starts at zero)
-    # 5 steps x 2 pairs x 2 ranks = 20 of 40 pairs: half an epoch (one process alone would be at a quarter)
-    assert reports[0]["epoch"] == pytest.approx(0.5)
-
-
 @pytest.mark.parametrize(("name", "kind"), [("ddp", "MULTI_GPU"), ("deepspeed_zero2", "DEEPSPEED")])
 def test_the_shipped_launch_configurations_are_what_accelerate_reads(name, kind, monkeypatch, capsys):
     """Found by the command the README gives, parsed by accelerate's own loader (they need GPUs: not run here)."""

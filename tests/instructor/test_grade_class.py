@@ -178,7 +178,6 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     good = simulate.solved(release, source)
     wrong_format = simulate.with_source(good, "format_conversation", WRONG_FORMAT)
     notebooks = {  # besides "solver" (correct) and "idle" (the untouched release), who hand in every lab
-        "wrong": wrong_format,
         # Two wrong answers; one test cell edited to pass, another deleted, one's points raised, one's graded flag
         # cleared.
         "edited": simulate.with_grading(
@@ -242,7 +241,6 @@ def graded(tmp_path_factory):
 
 # student -> (points, how the run ended, {question: (status, reason)} for every question that lost points)
 EXPECTED = {
-    "wrong": (12.0, "ok", {"test_format_conversation": ("failed", WRONG_FORMAT_REASON)}),
     "edited": (
         11.0,
         "ok",
@@ -435,7 +433,7 @@ def test_feedback_shows_no_hidden_test(graded):
     grades, course_dir = graded
     hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
     assert hidden, "lab 2 should have hidden tests"
-    for student in ("wrong", "edited", "idle", "hostile"):
+    for student in ("edited", "idle", "hostile"):
         page = (course_dir / "feedback" / student / LAB / f"{LAB}.html").read_text()
         text = html.unescape(re.sub(r"<[^>]+>", "", page))
         assert [line for line in hidden if line in text] == [], student

@@ -152,13 +152,17 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
 def test_lab5_shows_overoptimisation(executed: dict) -> None:
     """Issue 16's acceptance: over the PPO run the proxy reward rises, and the gold reward peaks before the last
     evaluation and ends clearly below its peak; PPO with the mitigation (the tighter leash, stopped at its best
-    evaluation) beats the SFT policy on gold win rate on new questions. benchmarks/overoptimization.py checks both
-    on 5 seeds."""
+    evaluation) beats the SFT policy on gold win rate on new questions (benchmarks/overoptimization.py checks both on
+    5 seeds); best-of-n raises the gold reward for small n."""
     _, record = executed["lab5_rlhf_capstone"]
     assert record["metric"] == "gold reward SFT -> best -> final PPO"
     assert record["proxy_after"] > record["proxy_before"], record
     assert record["peak"] > record["before"] and record["overoptimised"] == 1.0, record
     assert record["best_win_rate"] > 0.5, record
+    # Best-of-n against the proxy raises the gold reward for small n (up to 16) above n = 1's.
+    assert record["best_of_n"][0] == 1
+    small = [gold for n, gold in zip(record["best_of_n"], record["best_of_n_gold"], strict=True) if 1 < n <= 16]
+    assert max(small) > record["best_of_n_gold"][0], record
 
 
 def test_running_a_training_cell_twice_trains_the_untuned_model_again(executed: dict) -> None:
