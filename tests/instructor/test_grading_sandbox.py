@@ -97,7 +97,10 @@ def test_a_dead_kernel_is_recorded_and_earlier_cells_kept(runs):
 
 def test_the_kernel_cannot_signal_the_worker_that_records_it(runs):
     assert (runs["signalling"].status, runs["signalling"].detail) == ("kernel died", KERNEL_DIED)
-    assert runs["signalling"].cells == {}  # no cell got a reply: the first died with its kernel
+    # The kernel is PID 1 of its namespace, which ignores its own SIGKILL: it dies a moment later, with its launcher
+    # (the parent-death signal), so the first cell's reply may or may not get out first. The second never runs.
+    assert 1 not in runs["signalling"].cells
+    assert "after\n" not in sum(outputs(runs["signalling"]), [])
 
 
 def test_a_memory_bomb_fails_in_its_cell(runs):
