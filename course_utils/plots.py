@@ -16,8 +16,14 @@ def history_series(log_history: Sequence[dict[str, Any]], key: str) -> tuple[lis
     return [step for step, _ in points], [value for _, value in points]
 
 
-def plot_history(log_history: Sequence[dict[str, Any]], panels: Mapping[str, Sequence[str]], title: str) -> Figure:
-    """Logged values against the optimizer step: one panel per y-axis label of ``panels`` (label -> logged keys).
+def plot_history(
+    log_history: Sequence[dict[str, Any]],
+    panels: Mapping[str, Sequence[str]],
+    title: str,
+    xlabel: str = "optimizer step",
+) -> Figure:
+    """Logged values against the step (``xlabel`` names it): one panel per y-axis label of ``panels`` (label ->
+    logged keys).
 
     Training keys are drawn as lines labelled "train"; ``eval_`` keys, logged less often, as dashed markers
     labelled "eval".
@@ -33,7 +39,7 @@ def plot_history(log_history: Sequence[dict[str, Any]], panels: Mapping[str, Seq
             plt.close(figure)
             names = " or ".join(repr(key) for key in keys)
             raise ValueError(f"log_history has no {names} entries: was the trainer trained and logging?")
-        axes.set_xlabel("optimizer step")
+        axes.set_xlabel(xlabel)
         axes.set_ylabel(ylabel)
         axes.grid(alpha=0.3)
         axes.legend()

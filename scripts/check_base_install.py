@@ -4,8 +4,8 @@
 
 Imports every module of `course_utils` outside `instructor/`, checks that no notebook or Jupyter tooling is
 installed (so nothing could have leaned on it), then runs Lab 1's first code cells (after the Colab-only install
-cell, up to the first exercise) in the tiny profile, and `course train dpo` for one step on two hh-rlhf-style pairs
-(the `course` command's learner part needs no extra).
+cell, up to the first exercise) in the tiny profile, and `course train dpo` and `ppo` for one step each on two
+hh-rlhf-style pairs (the `course` command's learner part needs no extra).
 """
 
 from __future__ import annotations
@@ -63,10 +63,13 @@ def main() -> int:
 
 
 def train_one_step() -> int:
-    """`course train dpo` on the tiny model, one step on two pairs, as a learner would run it."""
+    """`course train dpo` and `course train ppo` (the tiny model as its own reward model, with a fresh score head)
+    on the tiny model, one step each on two pairs, as a learner would run them."""
     from course_utils.instructor.cli import main as course
     from course_utils.sources import asset_path
 
+    model = str(asset_path("models", "gpt2-tiny"))
+    flags = {"dpo": [], "ppo": ["--reward-model", model, "--max-new-tokens", "4"]}
     with tempfile.TemporaryDirectory() as scratch:
         pairs = Path(scratch) / "pairs.jsonl"
         pair = {
@@ -74,27 +77,16 @@ def train_one_step() -> int:
             "rejected": "\n\nHuman: Hi\n\nAssistant: No.",
         }
         pairs.write_text((json.dumps(pair) + "\n") * 2)
-        model = str(asset_path("models", "gpt2-tiny"))
-        code = course(
-            [
-                "train",
-                "dpo",
-                "--model",
-                model,
-                "--output-dir",
-                f"{scratch}/out",
-                "--train",
-                str(pairs),
-                "--max-steps",
-                "1",
-                "--batch-size",
-                "2",
-                "--eval-fraction",
-                "0",
-            ]
-        )
-    print("course train dpo: one step trained and saved." if code == 0 else f"FAILED: course train exited {code}")
-    return code
+        for method, extra in flags.items():
+            common = ["--model", model, "--output-dir", f"{scratch}/{method}", "--train", str(pairs)]
+            code = course(
+                ["train", method, *common, "--max-steps", "1", "--batch-size", "2", "--eval-fraction", "0", *extra]
+            )
+            if code:
+                print(f"FAILED: course train {method} exited {code}")
+                return code
+            print(f"course train {method}: one step trained and saved.")
+    return 0
 
 
 if __name__ == "__main__":

@@ -23,8 +23,10 @@ HH = [
     for i in range(40)
 ]
 
-# Each rank: 5 steps of `course train dpo` (2 pairs a step), then 2 PPO steps on its own queries with its own
-# constant reward (rank 0 scores 1, rank 1 scores 3); then a digest of the weights each ended with.
+# Each rank: 5 steps of `course train dpo` (2 pairs a step); 2 PPO steps of our engine on its own queries with its
+# own constant reward (rank 0 scores 1, rank 1 scores 3); 2 steps of `course train ppo` (each rank samples its own
+# prompts; the tiny GPT-2 with a seeded score head as the reward model), evaluated on 3 prompts shared unevenly;
+# after each, a digest of the weights the rank ended with.
 RANK_REPORT = """import hashlib, json, sys
 from pathlib import Path
 
@@ -32,7 +34,7 @@ import torch
 
 from course_utils.loaders import load_tokenizer
 from course_utils.ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
-from course_utils.recipes import RecipeConfig, build_trainer
+from course_utils.recipes import RecipeConfig, build_trainer, run_ppo_recipe
 
 
 def digest(weights):
@@ -62,7 +64,12 @@ for _ in range(2):
     stats = ppo.step(queries, responses, torch.full((8,), 1.0 + 2.0 * rank))
 engine = {"world": ppo.accelerator.num_processes, "digest": digest(ppo.policy.state_dict()), "before": before,
           "reward_mean": stats["env/reward_mean"], "reward_std": stats["env/reward_std"]}
-(out / f"rank{rank}.json").write_text(json.dumps({"recipe": recipe, "engine": engine}))
+prompts = [row["chosen"].rpartition("Assistant:")[0] + "Assistant:" for row in map(json.loads, open(pairs))]
+config = RecipeConfig(method="ppo", model=source, reward_model=source, output_dir=str(out / "ppo"),
+                      train_files=(pairs,), max_steps=2, batch_size=4, logging_steps=1, max_new_tokens=6)
+policy, _, history = run_ppo_recipe(config, prompts[3:], prompts[:3])
+recipe_ppo = {"digest": digest(policy.state_dict()), "history": history}
+(out / f"rank{rank}.json").write_text(json.dumps({"recipe": recipe, "engine": engine, "recipe_ppo": recipe_ppo}))
 """
 
 
@@ -97,3 +104,11 @@ def test_the_ppo_engine_keeps_both_processes_in_step_and_gathers_their_statistic
     assert [report["reward_mean"] for report in engine] == [2.0, 2.0]  # ranks scored 1 and 3
     # gathered: 8 ones and 8 threes, standard deviation sqrt(16 / 15) = 1.0328 (one rank alone: 0)
     assert engine[0]["reward_std"] == pytest.approx((16 / 15) ** 0.5)
+
+
+def test_course_train_ppo_keeps_both_processes_in_step_and_logs_what_both_saw(ranks):
+    ppo = [rank["recipe_ppo"] for rank in ranks]
+    assert ppo[0]["digest"] == ppo[1]["digest"]
+    # the same history on both: rewards gathered over both ranks' own prompts, evaluations over both shares (2 + 1)
+    assert ppo[0]["history"] == ppo[1]["history"]
+    assert [entry["step"] for entry in ppo[0]["history"]] == [0, 1, 2]

@@ -40,12 +40,32 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_the_configuration_checks_every_field_in_one_line():
-    with pytest.raises(ValueError, match=r"method must be one of sft, reward, dpo, not 'ppo'.*learning_rate must be"):
-        RecipeConfig(method="ppo", model="gpt2", output_dir="out", train_files=("a.jsonl",), learning_rate=0)
+    with pytest.raises(
+        ValueError, match=r"method must be one of sft, reward, ppo, dpo, not 'rl'.*learning_rate must be"
+    ):
+        RecipeConfig(method="rl", model="gpt2", output_dir="out", train_files=("a.jsonl",), learning_rate=0)
     with pytest.raises(ValueError, match="give train_files or a dataset"):
         RecipeConfig(method="dpo", model="gpt2", output_dir="out")
     with pytest.raises(ValueError, match="max_steps must be a whole number of at least 1, not 0"):
         RecipeConfig(method="dpo", model="gpt2", output_dir="out", dataset="Anthropic/hh-rlhf", max_steps=0)
+
+
+def test_ppo_takes_a_reward_model_and_settings_only_it_can_use(monkeypatch):
+    files = {"model": "gpt2", "output_dir": "out", "train_files": ("prompts.jsonl",)}
+    with pytest.raises(ValueError, match="ppo needs a reward_model, and only ppo takes one"):
+        RecipeConfig(method="ppo", **files)
+    with pytest.raises(ValueError, match="ppo needs a reward_model, and only ppo takes one"):
+        RecipeConfig(method="dpo", reward_model="rm", **files)
+    with pytest.raises(ValueError, match=r"batch_size \(8\) must be a multiple of mini_batch_size"):
+        RecipeConfig(method="ppo", reward_model="rm", mini_batch_size=3, **files)
+    with pytest.raises(ValueError, match=r"max_new_tokens \(512\) must be below max_length \(512\)"):
+        RecipeConfig(method="ppo", reward_model="rm", max_new_tokens=512, **files)
+    with pytest.raises(ValueError, match="set mini_batch_size, not gradient_accumulation_steps"):
+        RecipeConfig(method="ppo", reward_model="rm", gradient_accumulation_steps=2, **files)
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")  # what `accelerate launch` sets for DeepSpeed
+    with pytest.raises(ValueError, match="ppo runs on one process or under DDP"):
+        RecipeConfig(method="ppo", reward_model="rm", **files)
+    RecipeConfig(method="dpo", **files)  # the TRL trainers run under DeepSpeed
 
 
 def test_a_configuration_file_with_flags_on_top(tmp_path):
@@ -92,6 +112,9 @@ def test_hh_rlhf_files_read_gzipped_and_sft_learns_the_last_assistant_turn(tmp_p
         "completion": " Step by step: first boil an egg, then check it.",
     }
     assert method_rows(rows, "dpo").column_names == ["chosen", "rejected"]
+    assert method_rows(rows, "ppo")[0] == {"prompt": "\n\nHuman: How do I boil an egg?\n\nAssistant:"}
+    with pytest.raises(DataError, match="row 1 has no prompt or chosen text columns \\(ppo needs them\\)"):
+        read_rows([write_jsonl(tmp_path / "answers.jsonl", [{"completion": "Boil it."}])], "ppo")
     with pytest.raises(DataError, match="row 1's chosen dialogue has no 'Assistant:' turn"):
         read_rows([write_jsonl(tmp_path / "plain.jsonl", [{"chosen": "just text"}])], "sft")
 
@@ -133,6 +156,45 @@ def test_each_method_trains_the_tiny_model_from_files_end_to_end(tmp_path, metho
     # the LoRA adapters were merged into a plain model of the base's architecture, and it moved
     trained, base = load_file(out / "model.safetensors"), load_file(Path(TINY) / "model.safetensors")
     assert not (out / "adapter_config.json").exists()
+    shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
+    assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
+
+
+def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
+    """The whole of RLHF from one hh-rlhf file: a reward model, then PPO against it on the file's prompts."""
+    path = write_jsonl(tmp_path / "train.jsonl", hh_rows())
+    short = ["--batch-size", "4", "--logging-steps", "1", "--learning-rate", "1e-2", "--eval-fraction", "0.25"]
+    rm, policy = tmp_path / "rm", tmp_path / "policy"
+    assert (
+        main(
+            [
+                "train",
+                "reward",
+                "--model",
+                TINY,
+                "--output-dir",
+                str(rm),
+                "--train",
+                str(path),
+                "--max-steps",
+                "2",
+                *short,
+            ]
+        )
+        == 0
+    )
+    flags = ["--reward-model", str(rm), "--max-steps", "2", "--mini-batch-size", "2", "--max-new-tokens", "6", *short]
+    assert main(["train", "ppo", "--model", TINY, "--output-dir", str(policy), "--train", str(path), *flags]) == 0
+    history = json.loads((policy / "metrics.json").read_text())
+    # evaluated on the 2 held-out prompts before training and at each logged step; each step's reward, KL and loss
+    assert [sorted(entry) for entry in history] == [["eval_reward", "step"]] + [
+        ["eval_reward", "kl", "loss", "reward", "step"]
+    ] * 2
+    assert [entry["step"] for entry in history] == [0, 1, 2] and history[1]["kl"] >= 0
+    assert (policy / "loss.png").stat().st_size > 0
+    # saved as a plain language model: adapters merged, no value head, and its weights moved
+    trained, base = load_file(policy / "model.safetensors"), load_file(Path(TINY) / "model.safetensors")
+    assert not (policy / "adapter_config.json").exists() and not any("value_head" in name for name in trained)
     shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
     assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
 

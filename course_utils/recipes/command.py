@@ -1,4 +1,4 @@
-"""`course train sft|reward|dpo`: the command line of `run_recipe`."""
+"""`course train sft|reward|ppo|dpo`: the command line of `run_recipe`."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from .config import METHODS, RecipeConfig
 
 def add_train_arguments(train: argparse.ArgumentParser) -> None:
     """The flags of `course train`: each sets the `RecipeConfig` field of its name, over ``--config``'s value."""
-    train.add_argument("method", choices=METHODS, help="sft, reward or dpo")
+    train.add_argument("method", choices=METHODS, help=", ".join(METHODS))
     train.add_argument("--config", help="a YAML or JSON file of RecipeConfig settings (flags override it)")
     train.add_argument("--model", help="a Hub id or a local directory")
+    train.add_argument("--reward-model", help="ppo: the reward model scoring the answers (a Hub id or a directory)")
     train.add_argument("--output-dir", help="where the model, metrics.json and loss.png go")
     train.add_argument("--train", dest="train_files", nargs="+", help=".jsonl, .jsonl.gz, .json or .parquet files")
     train.add_argument("--dataset", help="a Hub dataset id instead of files (e.g. Anthropic/hh-rlhf)")
@@ -24,9 +25,11 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
         ("lora-r", int),
         ("max-steps", int),
         ("batch-size", int),
+        ("mini-batch-size", int),
         ("gradient-accumulation-steps", int),
         ("learning-rate", float),
         ("max-length", int),
+        ("max-new-tokens", int),
         ("beta", float),
         ("logging-steps", int),
         ("seed", int),

@@ -3,33 +3,42 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-METHODS = ("sft", "reward", "dpo")
+if TYPE_CHECKING:
+    from peft import LoraConfig
+
+METHODS = ("sft", "reward", "ppo", "dpo")
 
 
 @dataclass(frozen=True)
 class RecipeConfig:
     """One training run. Give it in a YAML or JSON file of these field names, as flags, or both (flags win)."""
 
-    method: str  # "sft" (prompt / completion, or hh-rlhf's chosen dialogues), "reward" or "dpo" (chosen / rejected)
+    # "sft" (prompt / completion, or hh-rlhf's chosen dialogues), "reward" or "dpo" (chosen / rejected), or "ppo"
+    # (prompts: a prompt column, or hh-rlhf's chosen dialogues up to their last "Assistant:")
+    method: str
     model: str  # the model to start from: a Hub id (``gpt2``) or a local directory
     output_dir: str  # where the trained model, its tokenizer, metrics.json and loss.png go
     train_files: tuple[str, ...] = ()  # local .jsonl, .jsonl.gz, .json or .parquet files ...
+    reward_model: str | None = None  # ppo (and only ppo): what scores the answers, a Hub id or a local directory
     dataset: str | None = None  # ... or a Hub dataset id (``Anthropic/hh-rlhf``)
     data_dir: str | None = None  # the dataset's folder to read (hh-rlhf: ``helpful-base``)
     eval_files: tuple[str, ...] = ()  # evaluation rows; without them, ``eval_fraction`` of the training rows
     eval_fraction: float = 0.05  # held out of the training rows when no eval_files are given (0: no evaluation)
     lora: bool = True  # LoRA adapters on every linear layer (merged into the saved model); False: full fine-tuning
     lora_r: int = 16  # the adapters' rank (their alpha is twice it)
-    max_steps: int = 500  # optimisation steps
-    batch_size: int = 8  # rows per device per step (pairs for reward and dpo)
-    gradient_accumulation_steps: int = 1  # steps whose gradients add up before an update
+    max_steps: int = 500  # optimisation steps (ppo: PPO steps, each a batch of answers sampled, scored and learnt from)
+    batch_size: int = 8  # rows per device per step (pairs for reward and dpo; for ppo, answers sampled and scored)
+    mini_batch_size: int | None = None  # ppo: answers per optimiser update (default: the whole batch, 4 passes)
+    gradient_accumulation_steps: int = 1  # steps whose gradients add up before an update (not ppo: see above)
     learning_rate: float = 5e-5
     max_length: int = 512  # tokens per sequence (longer ones are truncated; RewardTrainer drops longer pairs)
-    beta: float = 0.1  # DPO's KL coefficient
+    max_new_tokens: int = 64  # ppo: the longest answer sampled (its prompts keep their last max_length - this tokens)
+    beta: float = 0.1  # the KL coefficient: DPO's beta, and the weight of PPO's per-token KL penalty (kept fixed)
     logging_steps: int = 10
     seed: int = 0
 
@@ -41,14 +50,32 @@ class RecipeConfig:
             problems.append("give train_files or a dataset (one of them)")
         if not 0 <= self.eval_fraction < 1:
             problems.append(f"eval_fraction must be in [0, 1), not {self.eval_fraction}")
-        for name in ("lora_r", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length", "logging_steps"):
+        whole = ("lora_r", "max_steps", "batch_size", "gradient_accumulation_steps", "max_length", "max_new_tokens")
+        for name in (*whole, "logging_steps", *(("mini_batch_size",) if self.mini_batch_size is not None else ())):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 problems.append(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+        if (self.method == "ppo") != (self.reward_model is not None):
+            problems.append("ppo needs a reward_model, and only ppo takes one")
+        if self.method == "ppo" and not problems and self.batch_size % (self.mini_batch_size or self.batch_size):
+            problems.append(f"batch_size ({self.batch_size}) must be a multiple of mini_batch_size")
+        if self.method == "ppo" and self.gradient_accumulation_steps != 1:
+            problems.append("ppo updates once per mini-batch: set mini_batch_size, not gradient_accumulation_steps")
+        if self.method == "ppo" and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
+            # accelerate's launcher says so in the environment: our PPO engine is not written for DeepSpeed's engine
+            problems.append("ppo runs on one process or under DDP (torchrun, or the ddp launch configuration)")
+        if self.method == "ppo" and not problems and not self.max_new_tokens < self.max_length:
+            problems.append(f"max_new_tokens ({self.max_new_tokens}) must be below max_length ({self.max_length})")
         for name in ("learning_rate", "beta"):
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be positive, not {getattr(self, name)!r}")
         if problems:
             raise ValueError("; ".join(problems) + ".")
+
+    def adapters(self, task: str) -> LoraConfig:
+        """LoRA adapters of rank ``lora_r`` (alpha twice it) on every linear layer, for PEFT's ``task``."""
+        from peft import LoraConfig
+
+        return LoraConfig(r=self.lora_r, lora_alpha=2 * self.lora_r, target_modules="all-linear", task_type=task)
 
     @classmethod
     def from_sources(cls, file: str | Path | None = None, **flags: Any) -> RecipeConfig:

@@ -15,6 +15,7 @@ HH_ASSISTANT = "\n\nAssistant:"
 SCHEMAS: dict[str, tuple[tuple[str, ...], ...]] = {
     "sft": (("prompt", "completion"), ("chosen",)),
     "reward": (("chosen", "rejected"),),
+    "ppo": (("prompt",), ("chosen",)),
     "dpo": (("chosen", "rejected"),),
 }
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
@@ -88,19 +89,20 @@ def check_columns(rows: Sequence[dict], method: str, where: str) -> None:
 
 
 def method_rows(rows: Dataset, method: str) -> Dataset:
-    """``rows`` in the schema the method's TRL trainer reads.
+    """``rows`` in the schema the method's trainer reads.
 
     sft: prompt / completion (the loss on the completion only); an hh-rlhf dialogue (``chosen``) is cut before its
-    last ``Assistant:`` turn, which becomes the completion. reward and dpo: chosen / rejected, the whole dialogues
-    (TRL finds the shared prompt itself).
+    last ``Assistant:`` turn, which becomes the completion. ppo: the prompt alone, cut the same way. reward and dpo:
+    chosen / rejected, the whole dialogues (TRL finds the shared prompt itself).
     """
-    if method != "sft":
+    if method in ("reward", "dpo"):
         return rows.select_columns(["chosen", "rejected"])
-    if "prompt" in rows.column_names and "completion" in rows.column_names:
-        return rows.select_columns(["prompt", "completion"])
+    wanted = ["prompt", "completion"] if method == "sft" else ["prompt"]
+    if all(column in rows.column_names for column in wanted):
+        return rows.select_columns(wanted)
 
     def split(row: dict) -> dict:
         head, _, tail = row["chosen"].rpartition(HH_ASSISTANT)  # check_columns made sure there is one
         return {"prompt": head + HH_ASSISTANT, "completion": tail}
 
-    return rows.map(split, remove_columns=rows.column_names)
+    return rows.map(split, remove_columns=rows.column_names).select_columns(wanted)

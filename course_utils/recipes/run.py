@@ -1,4 +1,5 @@
-"""`run_recipe`: a `RecipeConfig` trained with TRL's trainer for its method, saved with its metrics and loss plot."""
+"""`run_recipe`: a `RecipeConfig` trained with TRL's trainer for its method (our PPO engine for ppo), saved with its
+metrics and loss plot."""
 
 from __future__ import annotations
 
@@ -15,8 +16,16 @@ from ..profiles import Profile
 from ..training import trainer_kwargs
 from .config import RecipeConfig
 from .data import check_columns, method_rows, read_rows
+from .ppo import PANELS as PPO_PANELS
+from .ppo import run_ppo_recipe
 
-LOSS_LABELS = {"sft": "loss (nats per answer token)", "reward": "Bradley-Terry loss", "dpo": "DPO loss"}
+# What loss.png draws for each method: a panel's y-axis label -> the logged keys it plots.
+PANELS = {
+    "sft": {"loss (nats per answer token)": ("loss", "eval_loss")},
+    "reward": {"Bradley-Terry loss": ("loss", "eval_loss")},
+    "dpo": {"DPO loss": ("loss", "eval_loss")},
+    "ppo": PPO_PANELS,
+}
 
 
 def recipe_rows(config: RecipeConfig) -> tuple[Dataset, Dataset | None]:
@@ -42,7 +51,6 @@ def build_trainer(config: RecipeConfig) -> Trainer:
     The rows are read and checked first: a bad file stops the run before any model is loaded. Under ``torchrun`` or
     ``accelerate launch`` the trainer runs on every process (DDP, or DeepSpeed as the launch configured it).
     """
-    from peft import LoraConfig
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, set_seed
     from trl import DPOConfig, DPOTrainer, RewardConfig, RewardTrainer, SFTConfig, SFTTrainer
 
@@ -55,10 +63,7 @@ def build_trainer(config: RecipeConfig) -> Trainer:
         model.config.pad_token_id = tokenizer.pad_token_id
     else:
         model = AutoModelForCausalLM.from_pretrained(config.model)
-    lora = None
-    if config.lora:
-        task = "SEQ_CLS" if config.method == "reward" else "CAUSAL_LM"
-        lora = LoraConfig(r=config.lora_r, lora_alpha=2 * config.lora_r, target_modules="all-linear", task_type=task)
+    lora = config.adapters("SEQ_CLS" if config.method == "reward" else "CAUSAL_LM") if config.lora else None
     every = min(config.logging_steps, config.max_steps)  # a short run logs its last step at least: a loss to plot
     common = {
         "output_dir": config.output_dir,
@@ -85,19 +90,26 @@ def build_trainer(config: RecipeConfig) -> Trainer:
 
 
 def run_recipe(config: RecipeConfig) -> Path:
-    """Train ``config.model`` with ``config.method`` (`build_trainer`) and save the model (LoRA adapters merged), its
-    tokenizer, ``metrics.json`` (the trainer's log history) and ``loss.png`` to ``config.output_dir``; on several
-    processes, only the main one writes."""
-    trainer = build_trainer(config)
-    trainer.train()
-    tokenizer = trainer.processing_class
+    """Train ``config.model`` with ``config.method`` (`build_trainer`, or `run_ppo_recipe` for ppo) and save the
+    model (LoRA adapters merged), its tokenizer, ``metrics.json`` (the logged history) and ``loss.png`` to
+    ``config.output_dir``; on several processes, only the main one writes."""
+    from accelerate import PartialState
+
+    if config.method == "ppo":
+        prompts, held_out = recipe_rows(config)  # checked before any model is loaded
+        held_out_prompts = None if held_out is None else held_out["prompt"]
+        model, tokenizer, history = run_ppo_recipe(config, prompts["prompt"], held_out_prompts)
+    else:
+        trainer = build_trainer(config)
+        trainer.train()
+        model, tokenizer, history = trainer.model, trainer.processing_class, trainer.state.log_history
     output = Path(config.output_dir)
-    if trainer.accelerator.is_main_process:
-        trained = trainer.model.merge_and_unload() if config.lora else trainer.model
+    if PartialState().is_main_process:
+        trained = model.merge_and_unload() if config.lora else model
         trained.save_pretrained(output)
         tokenizer.save_pretrained(output)
-        history = trainer.state.log_history
         (output / "metrics.json").write_text(json.dumps(history, indent=1))
         title = f"course train {config.method}: {Path(config.model).name}"  # a Hub id's name, or the folder's
-        plot_history(history, {LOSS_LABELS[config.method]: ("loss", "eval_loss")}, title).savefig(output / "loss.png")
+        xlabel = "PPO step" if config.method == "ppo" else "optimizer step"
+        plot_history(history, PANELS[config.method], title, xlabel).savefig(output / "loss.png")
     return output
