@@ -7,6 +7,14 @@ import sys
 
 from .config import METHODS, RecipeConfig
 
+# What a flag means where its name does not say it all (RecipeConfig documents every field).
+MEANINGS = {
+    "mini-batch-size": "ppo: answers per optimiser update; default: the whole batch",
+    "max-new-tokens": "ppo: the longest answer sampled; ",
+    "beta": "the KL coefficient (DPO's beta; PPO's fixed KL penalty); ",
+    "batch-size": "rows per process per step (ppo: answers sampled); ",
+}
+
 
 def add_train_arguments(train: argparse.ArgumentParser) -> None:
     """The flags of `course train`: each sets the `RecipeConfig` field of its name, over ``--config``'s value."""
@@ -36,7 +44,9 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     ):
         field = name.replace("-", "_")
         default = RecipeConfig.__dataclass_fields__[field].default
-        train.add_argument(f"--{name}", type=kind, help=f"default {default}")
+        train.add_argument(
+            f"--{name}", type=kind, help=MEANINGS.get(name, "") + ("" if default is None else f"default {default}")
+        )
 
 
 def train_command(args: argparse.Namespace) -> int:
