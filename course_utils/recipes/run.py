@@ -97,8 +97,8 @@ def run_recipe(config: RecipeConfig) -> Path:
 
     if config.method == "ppo":
         prompts, held_out = recipe_rows(config)  # checked before any model is loaded
-        held_out_prompts = None if held_out is None else held_out["prompt"]
-        model, tokenizer, history = run_ppo_recipe(config, prompts["prompt"], held_out_prompts)
+        held_out_prompts = None if held_out is None else list(held_out["prompt"])
+        model, tokenizer, history = run_ppo_recipe(config, list(prompts["prompt"]), held_out_prompts)
     else:
         trainer = build_trainer(config)
         trainer.train()
