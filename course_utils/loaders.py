@@ -81,8 +81,11 @@ def load_reward_model(profile: Profile) -> tuple[PreTrainedModel, PreTrainedToke
     return model.to(profile.device), tokenizer
 
 
-def load_saved_reward_model(path: str | Path, device: str) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """A reward model saved by ``RewardTrainer.save_model`` (Lab 2), ready to score texts.
+def load_saved_reward_model(
+    path: str | Path, device: str | torch.device
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A reward model saved by ``RewardTrainer.save_model`` (Lab 2, `course train reward`) or a Hub id, ready to
+    score texts; one that scores with more than one number (a classifier) is refused.
 
     In ``tiny`` the folder holds the whole model; in ``full``, a LoRA adapter (with the trained score head) that is
     put on its base model and merged into it, so that scoring costs no more than with a plain model.
@@ -95,6 +98,8 @@ def load_saved_reward_model(path: str | Path, device: str) -> tuple[PreTrainedMo
         model = adapted.merge_and_unload()
     else:
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    if model.config.num_labels != 1:
+        raise ValueError(f"{path}: a classifier with {model.config.num_labels} labels, not a reward model (1 score).")
     tokenizer = load_tokenizer(str(path))
     model.config.pad_token_id = tokenizer.pad_token_id
     return model.to(device).eval(), tokenizer

@@ -63,14 +63,18 @@ def main() -> int:
 
 
 def train_one_step() -> int:
-    """`course train dpo` and `course train ppo` (the tiny model as its own reward model, with a fresh score head)
-    on the tiny model, one step each on two pairs, as a learner would run them."""
+    """`course train dpo` and `course train ppo` on the tiny model, one step each on two pairs, as a learner would
+    run them (ppo against the tiny model with a fresh one-score head as its reward model)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
     from course_utils.instructor.cli import main as course
     from course_utils.sources import asset_path
 
     model = str(asset_path("models", "gpt2-tiny"))
-    flags = {"dpo": [], "ppo": ["--reward-model", model, "--max-new-tokens", "4"]}
     with tempfile.TemporaryDirectory() as scratch:
+        AutoModelForSequenceClassification.from_pretrained(model, num_labels=1).save_pretrained(f"{scratch}/rm")
+        AutoTokenizer.from_pretrained(model).save_pretrained(f"{scratch}/rm")
+        flags = {"dpo": [], "ppo": ["--reward-model", f"{scratch}/rm", "--max-new-tokens", "4"]}
         pairs = Path(scratch) / "pairs.jsonl"
         pair = {
             "chosen": "\n\nHuman: Hi\n\nAssistant: Hello, how can I help?",

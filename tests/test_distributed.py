@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from course_utils.sources import asset_path
 
@@ -25,7 +26,7 @@ HH = [
 
 # Each rank: 5 steps of `course train dpo` (2 pairs a step); 2 PPO steps of our engine on its own queries with its
 # own constant reward (rank 0 scores 1, rank 1 scores 3); 2 steps of `course train ppo` (each rank samples its own
-# prompts; the tiny GPT-2 with a seeded score head as the reward model), evaluated on 3 prompts shared unevenly;
+# prompts; the tiny GPT-2 with a fresh one-score head as the reward model), evaluated on 3 prompts shared unevenly;
 # after each, a digest of the weights the rank ended with.
 RANK_REPORT = """import hashlib, json, sys
 from pathlib import Path
@@ -65,7 +66,7 @@ for _ in range(2):
 engine = {"world": ppo.accelerator.num_processes, "digest": digest(ppo.policy.state_dict()), "before": before,
           "reward_mean": stats["env/reward_mean"], "reward_std": stats["env/reward_std"]}
 prompts = [row["chosen"].rpartition("Assistant:")[0] + "Assistant:" for row in map(json.loads, open(pairs))]
-config = RecipeConfig(method="ppo", model=source, reward_model=source, output_dir=str(out / "ppo"),
+config = RecipeConfig(method="ppo", model=source, reward_model=str(out / "rm"), output_dir=str(out / "ppo"),
                       train_files=(pairs,), max_steps=2, batch_size=4, logging_steps=1, max_new_tokens=6)
 policy, _, history = run_ppo_recipe(config, prompts[3:], prompts[:3])
 recipe_ppo = {"digest": digest(policy.state_dict()), "history": history}
@@ -81,6 +82,9 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     pairs.write_text("".join(json.dumps(row) + "\n" for row in HH))
     script = folder / "rank_report.py"
     script.write_text(RANK_REPORT)
+    reward_model = AutoModelForSequenceClassification.from_pretrained(TINY, num_labels=1)  # a one-score head
+    reward_model.save_pretrained(folder / "rm")
+    AutoTokenizer.from_pretrained(TINY).save_pretrained(folder / "rm")
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "ACCELERATE_USE_CPU": "true", "OMP_NUM_THREADS": "1"}
     command = [str(torchrun), "--nproc_per_node", "2", str(script), TINY, str(pairs), str(folder)]

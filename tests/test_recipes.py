@@ -12,6 +12,7 @@ from datasets import Dataset
 from safetensors.torch import load_file
 
 from course_utils.instructor.cli import main
+from course_utils.loaders import load_tokenizer
 from course_utils.recipes import DataError, RecipeConfig, method_rows, read_rows, run_recipe
 from course_utils.sources import asset_path
 
@@ -119,6 +120,35 @@ def test_hh_rlhf_files_read_gzipped_and_sft_learns_the_last_assistant_turn(tmp_p
         read_rows([write_jsonl(tmp_path / "plain.jsonl", [{"chosen": "just text"}])], "sft")
 
 
+def test_every_row_of_a_run_has_the_same_columns_and_a_prompt_to_answer(tmp_path):
+    """One table is made of all the rows, with the first row's columns: another layout would be lost, not read."""
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [{"prompt": "How do I make tea?"}])
+    dialogues = write_jsonl(tmp_path / "hh.jsonl", hh_rows()[:1])
+    with pytest.raises(DataError, match=f"^{dialogues}: its rows have chosen where {prompts}'s have prompt.$"):
+        read_rows([prompts, dialogues], "ppo")
+    mixed = write_jsonl(tmp_path / "mixed.jsonl", [{"prompt": "Hi"}, hh_rows()[0]])
+    with pytest.raises(DataError, match="row 2 has chosen where row 1 has prompt."):
+        read_rows([mixed], "ppo")
+    empty = write_jsonl(tmp_path / "empty.jsonl", [{"prompt": "Hi"}, {"prompt": " "}])
+    with pytest.raises(DataError, match="row 2's prompt is empty"):
+        read_rows([empty], "ppo")
+
+
+def test_a_long_prompt_keeps_its_end_and_its_beginning_of_sequence_token():
+    from course_utils.recipes.ppo import encode_prompt
+
+    class Llama:  # a tokenizer that starts every text with its beginning-of-sequence token (1)
+        bos_token_id = 1
+
+        def encode(self, text):
+            return [1, *range(10, 10 + len(text.split()))]
+
+    assert encode_prompt("a b c d e", Llama(), keep=3).tolist() == [1, 13, 14]  # BOS, then the last two words
+    assert encode_prompt("a b", Llama(), keep=3).tolist() == [1, 10, 11]  # short enough: whole
+    gpt2 = load_tokenizer(TINY)  # adds nothing
+    assert encode_prompt("one two three four", gpt2, keep=2).tolist() == gpt2.encode("one two three four")[-2:]
+
+
 def test_a_bad_file_stops_the_command_before_any_model_is_loaded(tmp_path, monkeypatch, capsys):
     import transformers
 
@@ -190,7 +220,9 @@ def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
     assert [sorted(entry) for entry in history] == [["eval_reward", "step"]] + [
         ["eval_reward", "kl", "loss", "reward", "step"]
     ] * 2
-    assert [entry["step"] for entry in history] == [0, 1, 2] and history[1]["kl"] >= 0
+    assert [entry["step"] for entry in history] == [0, 1, 2]
+    # the first step's answers came from the untrained policy: exactly its reference (LoRA's B starts at zero)
+    assert history[1]["kl"] == 0.0 and history[2]["kl"] != 0.0
     assert (policy / "loss.png").stat().st_size > 0
     # saved as a plain language model: adapters merged, no value head, and its weights moved
     trained, base = load_file(policy / "model.safetensors"), load_file(Path(TINY) / "model.safetensors")

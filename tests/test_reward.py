@@ -30,6 +30,8 @@ def test_with_eos_appends_once(reward_model_and_tokenizer):
     _, tokenizer = reward_model_and_tokenizer
     assert with_eos("hi", tokenizer) == "hi<|endoftext|>"
     assert with_eos("hi<|endoftext|>", tokenizer) == "hi<|endoftext|>"
+    bert_like = type("Tokenizer", (), {"eos_token": None})()  # marks the end itself ([SEP])
+    assert with_eos("hi", bert_like) == "hi"
 
 
 def test_reward_scores_match_one_text_at_a_time_whatever_the_padding(reward_model_and_tokenizer):
@@ -49,6 +51,20 @@ def test_reward_scores_read_the_last_real_token(reward_model_and_tokenizer):
     alone = reward_scores(model, tokenizer, ["Human: hi\n\nAssistant: Yes."])
     padded = reward_scores(model, tokenizer, ["Human: hi\n\nAssistant: Yes.", TEXTS[0] * 3])
     assert alone[0].item() == pytest.approx(padded[0].item(), abs=1e-5)
+
+
+def test_reward_scores_cut_a_long_text_to_max_length_on_the_tokenizers_side(reward_model_and_tokenizer):
+    """The tiny model reads 256 positions: a longer text is scored on its last 20 tokens, its end kept."""
+    model, tokenizer = reward_model_and_tokenizer
+    long = TEXTS[0] * 40  # about 900 tokens
+    tokenizer.truncation_side = "left"
+    try:
+        (cut,) = reward_scores(model, tokenizer, [long], max_length=20)
+    finally:
+        tokenizer.truncation_side = "right"
+    last = torch.tensor([tokenizer.encode(long + tokenizer.eos_token)[-20:]])  # ends with the end-of-sequence token
+    with torch.no_grad():
+        assert cut.item() == pytest.approx(model(input_ids=last).logits[0, 0].item(), abs=1e-5)
 
 
 def test_reward_scores_of_nothing_is_empty(reward_model_and_tokenizer):
@@ -88,6 +104,18 @@ def test_load_saved_reward_model_gives_the_same_rewards_for_a_whole_model(reward
     loaded, loaded_tokenizer = load_saved_reward_model(tmp_path, "cpu")
     assert loaded.config.pad_token_id == loaded_tokenizer.pad_token_id
     torch.testing.assert_close(reward_scores(loaded, loaded_tokenizer, TEXTS), reward_scores(model, tokenizer, TEXTS))
+
+
+def test_load_saved_reward_model_refuses_a_classifier(tmp_path):
+    """A sentiment classifier's first logit is "negative": as a reward it would train the wrong way, silently."""
+    from transformers import AutoModelForSequenceClassification
+
+    from course_utils.sources import asset_path
+
+    tiny = asset_path("models", "gpt2-tiny")
+    AutoModelForSequenceClassification.from_pretrained(tiny, num_labels=2).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="a classifier with 2 labels, not a reward model \\(1 score\\)"):
+        load_saved_reward_model(tmp_path, "cpu")
 
 
 def test_load_saved_reward_model_merges_a_lora_adapter_and_its_score_head(tmp_path):

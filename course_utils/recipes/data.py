@@ -29,11 +29,18 @@ def read_rows(paths: Sequence[str | Path], method: str) -> Dataset:
     """The rows of every file in ``paths``, each checked: it exists, it parses, it has rows, and every row has the
     columns ``method`` needs (`SCHEMAS`)."""
     rows: list[dict] = []
+    layout = None
     for path in map(Path, paths):
         found = read_file(path)
         if not found:
             raise DataError(f"{path}: no rows.")
-        check_columns(found, method, str(path))
+        columns = check_columns(found, method, str(path))
+        if layout is not None and columns != layout[1]:
+            # one table in the end: its columns are the first row's, and the other layout's would be lost
+            raise DataError(
+                f"{path}: its rows have {'/'.join(columns)} where {layout[0]}'s have {'/'.join(layout[1])}."
+            )
+        layout = layout or (path, columns)
         rows += found
     return Dataset.from_list(rows)
 
@@ -74,9 +81,10 @@ def read_file(path: Path) -> list[dict]:
     return rows
 
 
-def check_columns(rows: Sequence[dict], method: str, where: str) -> None:
-    """Every row is an object with one of ``method``'s column sets, each a string; else one line saying which row."""
-    options = SCHEMAS[method]
+def check_columns(rows: Sequence[dict], method: str, where: str) -> tuple[str, ...]:
+    """Every row is an object with the same one of ``method``'s column sets, each a string (a ppo prompt not empty);
+    else one line saying which row. Returns that column set."""
+    options, layout = SCHEMAS[method], None
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise DataError(f"{where}: row {number} is a {type(row).__name__}, not an object.")
@@ -84,8 +92,14 @@ def check_columns(rows: Sequence[dict], method: str, where: str) -> None:
         if not present:
             wanted = " or ".join("/".join(columns) for columns in options)
             raise DataError(f"{where}: row {number} has no {wanted} text columns ({method} needs them).")
-        if present[0] == ("chosen",) and HH_ASSISTANT not in row["chosen"]:
+        layout = layout or present[0]
+        if present[0] != layout:
+            raise DataError(f"{where}: row {number} has {'/'.join(present[0])} where row 1 has {'/'.join(layout)}.")
+        if layout == ("chosen",) and HH_ASSISTANT not in row["chosen"]:
             raise DataError(f"{where}: row {number}'s chosen dialogue has no {HH_ASSISTANT.strip()!r} turn to learn.")
+        if layout == ("prompt",) and not row["prompt"].strip():
+            raise DataError(f"{where}: row {number}'s prompt is empty (the policy needs something to answer).")
+    return layout or options[0]
 
 
 def method_rows(rows: Dataset, method: str) -> Dataset:

@@ -4,7 +4,7 @@ Each step samples ``batch_size`` prompts (each process its own), lets the policy
 answer with the reward model (as `RewardTrainer` scored them in training: `reward.reward_scores`), and takes one
 `PPOTrainer.step`. The KL penalty to the starting model is fixed at ``beta``, as in Lab 5; with LoRA, the starting
 model is the policy with its adapters switched off (one copy of the weights). Every ``logging_steps`` the mean
-reward, KL and PPO loss of those steps are logged, and the mean reward of the held-out prompts' answers
+reward-model score, KL and PPO loss of those steps are logged, and the mean score of answers to held-out prompts
 (``eval_reward``, sampled with the same seed each time so that differences come from the policy).
 """
 
@@ -13,10 +13,11 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import torch
 from tqdm.auto import tqdm
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import PreTrainedTokenizerBase
 
 from ..loaders import load_saved_reward_model, load_tokenizer
 from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
@@ -28,11 +29,23 @@ from .config import RecipeConfig
 EVAL_PROMPTS = 256  # the most held-out prompts answered at each evaluation: sampling is what an evaluation costs
 # Our name -> the engine's. Its reward and KL are means over every process; its loss is each process's own.
 LOGGED = {"reward": "env/reward_mean", "kl": "objective/kl", "loss": "ppo/loss/total"}
+PANELS = {
+    "reward model's score": ("reward", "eval_reward"),
+    "KL to the starting model (nats)": ("kl",),
+    "PPO loss": ("loss",),
+}
 ScoreFn = Callable[[Sequence[str]], torch.Tensor]  # texts (prompt and answer) -> a reward each, shape (texts,)
-PANELS = {"reward": ("reward", "eval_reward"), "KL to the starting model (nats)": ("kl",), "PPO loss": ("loss",)}
 
 
-def ppo_policy(config: RecipeConfig, device: str) -> CausalLMWithValueHead:
+class Answered(NamedTuple):
+    """Prompts answered by the policy and scored: what `PPOTrainer.step` takes."""
+
+    queries: list[torch.Tensor]  # each prompt's token ids, as the policy read them
+    answers: list[torch.Tensor]  # each answer's token ids
+    rewards: torch.Tensor  # (prompts,): the reward model's score of each prompt and answer
+
+
+def ppo_policy(config: RecipeConfig, device: str | torch.device) -> CausalLMWithValueHead:
     """The model to train, with a fresh value head: LoRA adapters on every linear layer, or all its weights."""
     from ..rlhf import lora_policy
 
@@ -41,25 +54,34 @@ def ppo_policy(config: RecipeConfig, device: str) -> CausalLMWithValueHead:
     return CausalLMWithValueHead.from_pretrained(config.model, dtype=torch.float32).to(device)
 
 
-def encode_prompts(prompts: Sequence[str], tokenizer: PreTrainedTokenizerBase, keep: int) -> list[torch.Tensor]:
-    """Each prompt's token ids, only its last ``keep`` (the end of a dialogue is what the answer follows)."""
-    return [torch.tensor(tokenizer.encode(prompt)[-keep:]) for prompt in prompts]
+def encode_prompt(prompt: str, tokenizer: PreTrainedTokenizerBase, keep: int) -> torch.Tensor:
+    """The prompt's token ids, at most ``keep`` of them: a longer prompt loses its beginning (the end of a dialogue
+    is what the answer follows), but keeps the beginning-of-sequence token where the tokenizer adds one."""
+    ids = tokenizer.encode(prompt)
+    start = [ids[0]] if ids and ids[0] == tokenizer.bos_token_id else []
+    return torch.tensor(ids if len(ids) <= keep else start + ids[len(ids) - keep + len(start) :])
 
 
-def answer_and_score(
-    trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, score: ScoreFn
-) -> tuple[list[torch.Tensor], list[torch.Tensor], torch.Tensor]:
-    """The policy's sampled answers to ``prompts`` (temperature 1, no top-k or top-p, as PPO assumes) and their
-    rewards: (query ids, answer ids, rewards of shape (prompts,))."""
-    queries = encode_prompts(prompts, trainer.tokenizer, config.max_length - config.max_new_tokens)
+def answer_and_score(trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, score: ScoreFn) -> Answered:
+    """The policy's answers to ``prompts``, sampled at temperature 1 with no top-k or top-p (the distribution PPO's
+    log-probabilities are taken from), each ending at the end-of-sequence token or after ``max_new_tokens``; and the
+    reward model's score of each prompt and answer, as the policy read the prompt."""
+    tokenizer = trainer.tokenizer
+    queries = [encode_prompt(prompt, tokenizer, config.max_length - config.max_new_tokens) for prompt in prompts]
     answers = trainer.generate(
-        queries, batch_size=config.batch_size, max_new_tokens=config.max_new_tokens, do_sample=True, top_k=0, top_p=1.0
+        queries,
+        batch_size=config.batch_size,
+        max_new_tokens=config.max_new_tokens,
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        eos_token_id=tokenizer.eos_token_id,  # where the engine cuts an answer (not a model's other stop tokens)
     )
     texts = [
-        prompt + trainer.tokenizer.decode(answer, skip_special_tokens=True)
-        for prompt, answer in zip(prompts, answers, strict=True)
+        tokenizer.decode(torch.cat([q, a]), skip_special_tokens=True) for q, a in zip(queries, answers, strict=True)
     ]
-    return queries, answers, score(texts)
+    return Answered(queries, answers, score(texts))
 
 
 def evaluate(trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, score: ScoreFn) -> float:
@@ -69,56 +91,61 @@ def evaluate(trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, 
 
     accelerator = trainer.accelerator
     mine = list(prompts[accelerator.process_index :: accelerator.num_processes])
-    with torch.random.fork_rng(devices=[]):  # the training's random state is left as it was
+    devices = [accelerator.device] if accelerator.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):  # training's random state (CPU and GPU) is left as it was
         torch.manual_seed(config.seed + accelerator.process_index)
-        rewards = answer_and_score(trainer, mine, config, score)[2].tolist() if mine else []
+        rewards = answer_and_score(trainer, mine, config, score).rewards.tolist() if mine else []
     return statistics.mean(gather_object(rewards))
 
 
 def run_ppo_recipe(
     config: RecipeConfig, prompts: Sequence[str], eval_prompts: Sequence[str] | None
-) -> tuple[PreTrainedModel, PreTrainedTokenizerBase, list[dict[str, float]]]:
-    """PPO for ``config.max_steps`` steps on ``prompts``; returns the trained policy, its tokenizer and the logged
-    history (one entry per evaluation and per logging interval)."""
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, list[dict[str, float]]]:
+    """PPO on ``prompts`` (``config``'s files, read and checked by `run_recipe`) for ``config.max_steps`` steps,
+    evaluated on up to `EVAL_PROMPTS` of ``eval_prompts``; returns the trained policy (with LoRA, a PEFT model:
+    ``merge_and_unload`` makes it a plain one), its tokenizer and the logged history (one entry per evaluation and
+    per logging interval)."""
+    from accelerate import PartialState
     from transformers import set_seed
 
     set_seed(config.seed)  # before the adapters and the value head are initialised
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    tokenizer = load_tokenizer(config.model)
-    engine = PPOConfig(
+    device = PartialState().device  # this process's GPU under torchrun, or the CPU
+    ppo_config = PPOConfig(
         learning_rate=config.learning_rate,
         batch_size=config.batch_size,
         mini_batch_size=config.mini_batch_size or config.batch_size,
         init_kl_coef=config.beta,
         adap_kl_ctrl=False,
-        mixed_precision=mixed_precision(Profile("full", device, seed=config.seed)),
+        mixed_precision=mixed_precision(Profile("full", device.type, seed=config.seed)),
         seed=config.seed,
     )
-    trainer = PPOTrainer(engine, ppo_policy(config, device), tokenizer)
+    tokenizer = load_tokenizer(config.model)
+    trainer = PPOTrainer(ppo_config, ppo_policy(config, device), tokenizer)
     accelerator = trainer.accelerator
-    reward_model, reward_tokenizer = load_saved_reward_model(config.reward_model, accelerator.device)
+    reward_model, reward_tokenizer = load_saved_reward_model(config.reward_model, device)
+    reward_tokenizer.truncation_side = "left"  # a text longer than max_length keeps the answer
 
     def score(texts: Sequence[str]) -> torch.Tensor:
-        return reward_scores(reward_model, reward_tokenizer, texts, batch_size=config.batch_size, desc=None)
+        return reward_scores(reward_model, reward_tokenizer, texts, config.batch_size, None, config.max_length)
 
     held_out = list(eval_prompts[:EVAL_PROMPTS]) if eval_prompts else []
     history = [{"step": 0, "eval_reward": evaluate(trainer, held_out, config, score)}] if held_out else []
-    picker = torch.Generator().manual_seed(config.seed + accelerator.process_index)  # each process its own prompts
-    every = min(config.logging_steps, config.max_steps)
-    interval: dict[str, list[float]] = defaultdict(list)
+    prompt_picker = torch.Generator().manual_seed(config.seed + accelerator.process_index)  # each process its own
+    log_every = min(config.logging_steps, config.max_steps)
+    since_logged: dict[str, list[float]] = defaultdict(list)
     bar = tqdm(range(1, config.max_steps + 1), desc="PPO", disable=not accelerator.is_main_process)
     for step in bar:
-        chosen = [prompts[i] for i in torch.randint(len(prompts), (config.batch_size,), generator=picker).tolist()]
-        stats = trainer.step(*answer_and_score(trainer, chosen, config, score))
+        picked = torch.randint(len(prompts), (config.batch_size,), generator=prompt_picker).tolist()
+        stats = trainer.step(*answer_and_score(trainer, [prompts[i] for i in picked], config, score))
         for name, key in LOGGED.items():
-            interval[name].append(stats[key])
-        if step % every == 0 or step == config.max_steps:
-            means = torch.tensor([statistics.mean(interval[name]) for name in LOGGED], device=accelerator.device)
+            since_logged[name].append(stats[key])
+        if step % log_every == 0 or step == config.max_steps:
+            means = torch.tensor([statistics.mean(since_logged[name]) for name in LOGGED], device=device)
             means = accelerator.reduce(means, reduction="mean")  # the loss over every process too (the rest already)
             entry = {"step": step, **dict(zip(LOGGED, means.tolist(), strict=True))}
             if held_out:
                 entry["eval_reward"] = evaluate(trainer, held_out, config, score)
             history.append(entry)
-            interval.clear()
+            since_logged.clear()
             bar.set_postfix({name: f"{value:.3g}" for name, value in entry.items() if name != "step"})
     return trainer.policy.policy, tokenizer, history
