@@ -78,9 +78,8 @@ def answer_and_score(trainer: PPOTrainer, prompts: Sequence[str], config: Recipe
         top_p=1.0,
         eos_token_id=tokenizer.eos_token_id,  # where the engine cuts an answer (not a model's other stop tokens)
     )
-    texts = [
-        tokenizer.decode(torch.cat([q, a]), skip_special_tokens=True) for q, a in zip(queries, answers, strict=True)
-    ]
+    read = [torch.cat([query, answer]) for query, answer in zip(queries, answers, strict=True)]  # as the policy did
+    texts = [tokenizer.decode(ids, skip_special_tokens=True) for ids in read]
     return Answered(queries, answers, score(texts))
 
 
