@@ -49,7 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address space for one notebook")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    add_train_arguments(commands.add_parser("train", help="train with a lab's method on your files (sft, reward, dpo)"))
+    train = commands.add_parser("train", help="train with a lab's method on your files (sft, reward, ppo, dpo)")
+    add_train_arguments(train)
     return parser
 
 
