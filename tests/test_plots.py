@@ -108,6 +108,9 @@ def test_plot_history_draws_one_panel_per_label_with_train_and_eval_lines():
     assert list(train.get_xdata()) == [10, 20] and list(train.get_ydata()) == [0.5, 0.9]
     assert list(evaluation.get_ydata()) == [0.8]
     assert list(loss_axes.lines[0].get_ydata()) == [0.7, 0.3]
+    assert [axes.get_xlabel() for axes in figure.axes] == ["optimizer step"] * 2
+    named = plot_history(REWARD_HISTORY, {"loss": ("loss",)}, "course train ppo", xlabel="PPO step")
+    assert named.axes[0].get_xlabel() == "PPO step"
 
 
 def test_plot_history_names_the_missing_keys():
