@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from itertools import groupby
 from pathlib import Path
 
-from ..release import run_nbgrader
+from ..release import generate_assignments
 from .scoring import QuestionResult
 
 GRADEBOOK = "gradebook.db"
@@ -30,10 +30,7 @@ def register_labs(root: Path, gradebook: Path, labs: Iterable[str]) -> None:
     The generated student version goes to a scratch folder: the committed ``labs/`` is left alone.
     """
     with tempfile.TemporaryDirectory(prefix="course-release-") as scratch:
-        for lab in labs:
-            release_to = f"--CourseDirectory.release_directory={scratch}"
-            database = f"--CourseDirectory.db_url={gradebook_url(gradebook)}"
-            run_nbgrader(["generate_assignment", lab, "--force", release_to, database], root)
+        generate_assignments(root, labs, Path(scratch), f"--CourseDirectory.db_url={gradebook_url(gradebook)}")
 
 
 def record_scores(gradebook: Path, results: Iterable[QuestionResult]) -> None:
