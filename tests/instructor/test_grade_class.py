@@ -121,7 +121,7 @@ LOOPING_ACCURACY = (
     "    while len(chosen_rewards) == 4:\n        time.sleep(1)\n"
     "    return (chosen_rewards > rejected_rewards).float().mean().item()\n"
 )
-CRASHING_ACCURACY = "import os\n\nos._exit(1)\n"
+CRASH = "import os\n\nos._exit(1)\n"
 HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
@@ -196,11 +196,14 @@ def build_class(inbox: Path, course_dir: Path) -> None:
             "test_trainer",
             grade=False,
         ),
-        # One answer never returns on its test, another asks for 64 GB.
+        # One answer never returns on its test, another asks for 64 GB, the last ends its kernel.
         "stuck": simulate.with_source(
-            simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "score", HOARDING_SCORE
+            simulate.with_source(
+                simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "score", HOARDING_SCORE
+            ),
+            "plot_reward_against_length",
+            CRASH,
         ),
-        "crashing": simulate.with_source(good, "pairwise_accuracy", CRASHING_ACCURACY),
         # Writes to stderr, warns and draws a progress bar in an answer; floods the output in a cell of its own;
         # reaches for what it must not, then prints what it can find of the tests (the grader left nothing).
         "hostile": simulate.with_cell_after(
@@ -216,15 +219,16 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
-    # Saved by Colab (its JSON layout, an LMS's file name) after the grading metadata was lost.
-    (inbox / f"colab_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(simulate.stripped(good)))
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
     for name, wrapper in WRAPPERS.items():
         wrapped = simulate.with_source(wrapped, name, wrapper)
     nbformat.write(wrapped, inbox / f"wrappers_{LAB3}.ipynb")
     for lab in LABS:  # every lab, solved and untouched
-        nbformat.write(simulate.solved(read_release(lab), read_solution(lab)), inbox / f"solver_{lab}.ipynb")
+        if lab == LAB:  # saved by Colab (its JSON layout, an LMS's file name) after the grading metadata was lost
+            (inbox / f"solver_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(simulate.stripped(good)))
+        else:
+            nbformat.write(simulate.solved(read_release(lab), read_solution(lab)), inbox / f"solver_{lab}.ipynb")
         nbformat.write(read_release(lab), inbox / f"idle_{lab}.ipynb")
 
 
@@ -249,19 +253,14 @@ EXPECTED = {
             "test_pairwise_accuracy": ("failed", WRONG_ACCURACY_REASON),
         },
     ),
-    "colab": (MAX, "ok", {}),
     "stuck": (
-        11.0,
-        "ok",
-        {"test_pairwise_accuracy": ("failed", INTERRUPTED), "test_score": ("failed", "MemoryError")},
-    ),
-    "crashing": (
-        8.0,
+        9.0,
         "kernel died",
-        dict.fromkeys(
-            ["test_pairwise_accuracy", "test_training_target", "test_score", "test_plot_reward_against_length"],
-            ("not run", KERNEL_DIED),
-        ),
+        {
+            "test_pairwise_accuracy": ("failed", INTERRUPTED),
+            "test_score": ("failed", "MemoryError"),
+            "test_plot_reward_against_length": ("not run", KERNEL_DIED),
+        },
     ),
     "hostile": (MAX, "ok", {}),
     # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
@@ -323,7 +322,7 @@ def test_the_grade_profile_keeps_test_cells_free_of_stderr(graded):
 def test_what_was_repaired_is_recorded_per_student(graded):
     grades, _ = graded
     repairs = {student: grades[(student, LAB)].repairs for student in [*EXPECTED, "solver"]}
-    assert repairs["solver"] == repairs["hostile"] == []
+    assert repairs["hostile"] == [] and all(grades[("solver", lab)].repairs == [] for lab in LABS if lab != LAB)
     assert repairs["edited"] == [
         Repair("test_format_conversation", "replaced an edited test cell with the original"),
         Repair("test_trainer", "restored graded flag (False -> True)"),
@@ -331,7 +330,7 @@ def test_what_was_repaired_is_recorded_per_student(graded):
         Repair("test_score", "restored points (100 -> 1)"),
     ]
     graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
-    assert repairs["colab"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]
+    assert repairs["solver"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]  # Colab's
 
 
 def autograded(course_dir: Path, student: str) -> nbformat.NotebookNode:
@@ -421,9 +420,9 @@ def test_exports_have_a_row_per_question_and_per_lab(graded):
     with (course_dir / "exports" / "grades_by_question.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == sum(len(lab.results) for lab in grades.values())
-    crashing = [row for row in rows if row["student"] == "crashing" and row["status"] != "passed"]
-    _, _, lost = EXPECTED["crashing"]
-    assert {(row["question"], row["reason"]) for row in crashing} == {(q, reason) for q, (_, reason) in lost.items()}
+    stuck = [row for row in rows if row["student"] == "stuck" and row["status"] != "passed"]
+    _, _, lost = EXPECTED["stuck"]
+    assert {(row["question"], row["reason"]) for row in stuck} == {(q, reason) for q, (_, reason) in lost.items()}
     with (course_dir / "exports" / "grades.csv").open() as handle:
         totals = {(row["student"], row["lab"]): float(row["points"]) for row in csv.DictReader(handle)}
     assert totals == {key: lab.points for key, lab in grades.items()}
