@@ -5,6 +5,9 @@ import os
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 
+import course_utils.instructor  # noqa: E402, F401  before nbformat: 2 s of imports less (see its __init__)
+
+# isort: split
 import logging  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402

@@ -11,6 +11,8 @@ from pathlib import Path
 
 SOURCE_DIR = "solutions"
 RELEASE_DIR = "labs"
+# `nbgrader`, in a process that imports this package first: its __init__ spares it 2 CPU-s of imports (3.6 s -> 1.3 s).
+NBGRADER = (sys.executable, "-c", "import course_utils.instructor; from nbgrader.apps.nbgraderapp import main; main()")
 
 
 def available_labs(root: Path) -> list[str]:
@@ -43,9 +45,7 @@ def generate_assignments(root: Path, labs: Iterable[str], release_to: Path, *opt
             f"--CourseDirectory.release_directory={release_to.resolve()}",
             *options,
         ]
-        result = subprocess.run(
-            [sys.executable, "-m", "nbgrader", *args], cwd=root, env=env, capture_output=True, text=True
-        )
+        result = subprocess.run([*NBGRADER, *args], cwd=root, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(
             f"nbgrader generate_assignment failed on {', '.join(labs)} in {root}:\n{result.stdout}\n{result.stderr}"
