@@ -5,11 +5,16 @@ configuration classes, module names and context lengths, shrunk in depth and wid
 the real schemas and layouts with texts at realistic lengths. ``COURSE_MAX_STEPS=2`` stops each training run after
 two optimisation steps, so the LoRA targets, precision, truncation lengths and column names of ``full`` all run,
 but nothing is learned: a test cell's AssertionError about learning is expected; any other error is a bug.
+
+The kernels are forked from one process that has imported the libraries, as `course grade` runs a class
+(``forkserver.py``), in its sandbox (no network: the mirror is all there is): five cold starts would cost 11 CPU-s
+each. The tiny profile's runs (test_pipeline.py) start cold, as a learner's kernel does.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from concurrent.futures import ThreadPoolExecutor
 
 import nbformat
@@ -17,7 +22,10 @@ import pytest
 from conftest import ROOT
 from hub_mirror import build_mirror  # scripts/hub_mirror.py
 
-from course_utils.instructor.notebooks import execute_notebook
+from course_utils.instructor.grading.cells import RunStatus
+from course_utils.instructor.grading.forkserver import ForkServer
+from course_utils.instructor.grading.limits import Limits
+from course_utils.instructor.grading.sandbox import run_sandboxed
 from course_utils.profiles import DRY_RUN_EXAMPLES
 
 # A last cell per lab that prints what the full profile set up, as one JSON line.
@@ -65,33 +73,35 @@ PROBES = {
 }
 # Longest first: the two workers finish together.
 ORDER = ["lab5_rlhf_capstone", "lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
+# Room for a full-size architecture's address space and a slow cell: a dry run is not a student's submission.
+LIMITS = Limits(wall_seconds=900, cell_seconds=600, memory_mb=16384)
 
 
 @pytest.fixture(scope="module")
 def dry_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
     """Every lab's solution in the full profile, two steps per training run, with its probe's facts."""
     mirror = build_mirror(tmp_path_factory.mktemp("hub-mirror"))
+    env = {
+        "COURSE_PROFILE": "full",
+        "COURSE_HUB_MIRROR": str(mirror),
+        "COURSE_MAX_STEPS": "2",
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
 
     def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
-        folder = tmp_path_factory.mktemp(lab)
         notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
         notebook.cells.append(nbformat.v4.new_code_cell(f"import json\nimport os\n\nprint(json.dumps({PROBES[lab]}))"))
-        source = folder / "dry-run.ipynb"
-        nbformat.write(notebook, source)
-        env = {
-            "COURSE_PROFILE": "full",
-            "COURSE_HUB_MIRROR": str(mirror),
-            "COURSE_MAX_STEPS": "2",
-            "OMP_NUM_THREADS": "1",
-            "HF_HUB_OFFLINE": "1",
-            "HF_DATASETS_OFFLINE": "1",
-        }
-        execute_notebook(source, folder / f"{lab}.ipynb", env=env, allow_errors=True)
-        executed = nbformat.read(folder / f"{lab}.ipynb", as_version=4)
-        printed = "".join(out.get("text", "") for out in executed.cells[-1].outputs if out.get("name") == "stdout")
-        return executed, json.loads(printed.splitlines()[-1]) if printed else {}
+        ran = run_sandboxed(notebook, tmp_path_factory.mktemp(lab), hidden=[], limits=LIMITS, env=env, server=server)
+        assert ran.status == RunStatus.OK and ran.notebook is not None, f"{lab}: {ran.status}: {ran.detail}"
+        printed = "".join(out.get("text", "") for out in ran.notebook.cells[-1].outputs if out.get("name") == "stdout")
+        return ran.notebook, json.loads(printed.splitlines()[-1]) if printed else {}
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with (
+        ForkServer({**os.environ, **env}, tmp_path_factory.mktemp("home")) as server,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
         return dict(zip(ORDER, pool.map(run, ORDER), strict=True))
 
 
