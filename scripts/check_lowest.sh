@@ -8,7 +8,7 @@
 # Builds build/venv-lowest on Python 3.11 (the lowest we support) with every direct dependency pinned at its lower
 # bound (scripts/lowest_versions.py). First the base install alone, what a learner on Colab gets: every
 # learner-facing module imports and Lab 1's first cells run without nbgrader or Jupyter
-# (scripts/check_base_install.py). Then the instructor extra: the four lab solutions run in the grade profile (every
+# (scripts/check_base_install.py). Then the instructor extra: every lab solution runs in the grade profile (every
 # cell of the tiny profile, with fewer training steps: versions are what this checks, not learning), and
 # one of them is graded with `course grade` (`course demo`; the suite grades every lab at the latest versions). Not pinned: torch. Its lower bound (2.11, what Colab preinstalls) has no CPU-only wheel on this
 # machine's package index, and its CUDA build is several GB; Colab's torch is checked by scripts/check_colab_stack.sh.
