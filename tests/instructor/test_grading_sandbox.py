@@ -5,6 +5,7 @@ Every case below runs once, two sandboxes at a time (each starts a kernel: secon
 
 import os
 import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -188,6 +189,24 @@ def test_a_forked_kernel_starts_with_the_servers_imports_and_its_own_home(forked
         assert reached == ["FileNotFoundError"]  # the server's socket is hidden from the kernels
     assert not list((place / "shared-home").iterdir())  # nothing landed in the server's own home
     assert not server.folder.exists()  # the server is gone, and its folder with it
+
+
+def test_a_server_imports_in_the_background_and_a_kernel_waits_for_it(tmp_path):
+    # a module that takes 3 s to import: entering returns at once (the grader registers the labs meanwhile)
+    modules, home = tmp_path / "modules", tmp_path / "home"  # not the server's folder: it drops that from its path
+    modules.mkdir(), home.mkdir()
+    (modules / "slow_to_import.py").write_text("import time\n\ntime.sleep(3)\n")
+    began = time.perf_counter()
+    with ForkServer({"PYTHONPATH": str(modules)}, home, preload=("slow_to_import",)) as server:
+        entered = time.perf_counter() - began
+        assert server.ready() == server.address
+        assert entered < 2 and time.perf_counter() - began >= 3
+
+
+def test_a_server_that_cannot_start_says_why_when_a_kernel_is_asked_for(tmp_path):
+    with ForkServer({}, tmp_path, preload=("no_such_module_for_the_course",)) as server:
+        with pytest.raises(RuntimeError, match=r"(?s)did not start: .*No module named 'no_such_module_for_the_course'"):
+            server.ready()
 
 
 def test_exit_codes_read_as_a_shell_reports_them():

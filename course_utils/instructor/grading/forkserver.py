@@ -26,6 +26,7 @@ nothing but the standard library at the top: the client starts for every kernel.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
@@ -37,6 +38,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -62,10 +64,11 @@ def home_variables(home: Path) -> dict[str, str]:
 
 
 class ForkServer:
-    """The server, as a context manager: ``with ForkServer(env, home) as server: ... server.address ...``.
+    """The server, as a context manager: ``with ForkServer(env, home) as server: ... server.ready() ...``.
 
     ``env`` is the kernels' environment (their home is ``home``); ``preload`` the modules imported before any fork
-    (none: a server that only sandboxes, for a single notebook).
+    (none: a server that only sandboxes, for a single notebook). Entering starts the server and returns at once: it
+    imports while the caller does other work (``course grade`` registers the labs meanwhile); ``ready()`` waits for it.
     """
 
     def __init__(self, env: Mapping[str, str], home: Path, preload: Sequence[str] = PRELOAD):
@@ -73,6 +76,8 @@ class ForkServer:
         self.folder = Path(tempfile.mkdtemp(prefix="course-forkserver-"))  # hidden from every kernel
         self.address = self.folder / "socket"
         self.process: subprocess.Popen | None = None
+        self.started = False  # it said "ready"
+        self.lock = threading.Lock()  # the first kernels of a class ask for it from several threads at once
 
     def __enter__(self) -> ForkServer:
         log = (self.folder / "server.log").open("wb")
@@ -84,12 +89,19 @@ class ForkServer:
             stdout=subprocess.PIPE,
             stderr=log,
         )
-        ready = self.process.stdout.readline().strip() if self.process.stdout else b""
-        if ready != b"ready":
-            self.__exit__()
-            problem = (self.folder / "server.log").read_text(errors="replace")[-2000:] if self.folder.exists() else ""
-            raise RuntimeError(f"the fork server did not start: {problem or 'no message'}")
         return self
+
+    def ready(self) -> Path:
+        """The server's address, once it has imported its modules (this waits for that); raises if it could not."""
+        with self.lock:
+            if not self.started:
+                said = self.process.stdout.readline().strip() if self.process and self.process.stdout else b""
+                if said != b"ready":
+                    log = self.folder / "server.log"
+                    problem = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                    raise RuntimeError(f"the fork server did not start: {problem or 'no message'}")
+                self.started = True
+        return self.address
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
@@ -116,6 +128,11 @@ def serve(address: str, modules: Sequence[str]) -> None:
     sys.path[:] = [path for path in sys.path if path not in ("", os.getcwd())]  # as ipykernel_launcher does
     for module in modules:
         importlib.import_module(module)
+    # What the imports made lives as long as the kernels: out of the collector's sight, a kernel's full collections
+    # do not walk it (0.3 s each with the libraries loaded) nor write to its pages, which a fork shares until they are
+    # written (https://docs.python.org/3/library/gc.html#gc.freeze).
+    gc.collect()
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)  # SEQPACKET: one request, one message
     listener.bind(address)
     listener.listen(64)

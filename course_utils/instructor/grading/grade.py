@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -38,7 +38,7 @@ from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write
 from .feedback import feedback_notebook, write_html
 from .forkserver import ForkServer
 from .gradebook import GRADEBOOK, record_scores, register_labs
-from .limits import Limits
+from .limits import Limits, default_workers
 from .repair import repair
 from .sandbox import Run, namespaces_available, run_sandboxed
 from .scoring import GradedLab, score
@@ -54,7 +54,7 @@ class GradeConfig:
     course_dir: Path  # where the gradebook, the graded notebooks, the feedback and the exports go
     labs: tuple[str, ...] = ()  # the labs to grade (default: every lab of the course)
     pattern: str = DEFAULT_PATTERN  # how a file name gives the student and the lab
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)  # submissions run at once
+    workers: int = field(default_factory=default_workers)  # submissions run at once
     limits: Limits = field(default_factory=Limits)
 
 
@@ -89,47 +89,49 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     if not submissions:
         return ClassGrades(collection, [], namespaces_available())
     clock.lap("collect")
-    register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
-    clock.lap("register")
-    releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
-    sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
-
-    graded, runnable = [], []
-    for submission in submissions:
-        try:
-            submitted = nbformat.read(submission.path, as_version=4)
-        except Exception as error:  # not JSON, not a notebook: graded as nothing, with the reason
-            graded.append(unreadable(submission, sources[submission.lab], error))
-            save(course_dir, graded[-1], nbformat.v4.new_notebook(), releases[submission.lab])
-            continue
-        repaired, repairs = repair(submitted, releases[submission.lab], sources[submission.lab])
-        clear_outputs(*repaired.cells)  # outputs a student saved are no evidence of anything
-        runnable.append((submission, repaired, repairs))
-
-    def finish(index: int, run: Run) -> GradedLab:
-        """Score a run and save its notebook and feedback (in the pool, while other notebooks run)."""
-        submission, repaired, repairs = runnable[index]
-        run_note = run.detail if run.status != RunStatus.OK else ""
-        results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
-        flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
-        lab = GradedLab(
-            submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
-        )
-        save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
-        return lab
-
-    clock.lap("repair")
     # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
     private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
-    graded += run_in_parallel(
-        [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
-        private=private,
-        workers=config.workers,
-        limits=config.limits,
-        progress=progress,
-        then=finish,
-    )
-    clock.lap("run")
+    # The kernels' fork server imports the labs' libraries (about 10 s of one core) while the labs are registered.
+    with start_kernels(config.workers) as kernels:
+        register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
+        clock.lap("register")
+        releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
+        sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
+        graded, runnable = [], []
+        for submission in submissions:
+            try:
+                submitted = nbformat.read(submission.path, as_version=4)
+            except Exception as error:  # not JSON, not a notebook: graded as nothing, with the reason
+                graded.append(unreadable(submission, sources[submission.lab], error))
+                save(course_dir, graded[-1], nbformat.v4.new_notebook(), releases[submission.lab])
+                continue
+            repaired, repairs = repair(submitted, releases[submission.lab], sources[submission.lab])
+            clear_outputs(*repaired.cells)  # outputs a student saved are no evidence of anything
+            runnable.append((submission, repaired, repairs))
+
+        def finish(index: int, run: Run) -> GradedLab:
+            """Score a run and save its notebook and feedback (in the pool, while other notebooks run)."""
+            submission, repaired, repairs = runnable[index]
+            run_note = run.detail if run.status != RunStatus.OK else ""
+            results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
+            flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
+            lab = GradedLab(
+                submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
+            )
+            save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
+            return lab
+
+        clock.lap("repair")
+        graded += run_in_parallel(
+            [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
+            private=private,
+            workers=config.workers,
+            kernels=kernels,
+            limits=config.limits,
+            progress=progress,
+            then=finish,
+        )
+        clock.lap("run")
 
     record_scores(course_dir / GRADEBOOK, [result for lab in graded for result in lab.results])
     # The exports cover every lab graded in this folder so far: grading a late submission keeps the others.
@@ -164,25 +166,17 @@ def unreadable(submission: Submission, source: NotebookNode, error: Exception) -
     return GradedLab(submission.student, submission.lab, results, [], RunStatus.UNREADABLE, reason)
 
 
-def run_in_parallel(
-    jobs: list[tuple[NotebookNode, list[str]]],
-    private: list[Path],
-    workers: int,
-    limits: Limits,
-    progress: bool,
-    then: Callable[[int, Run], T],
-) -> list[T]:
-    """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
+@dataclass(frozen=True)
+class Kernels:
+    """What each graded notebook's kernel gets: its environment, and the server that forks it."""
 
-    Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
-    ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
-    """
-    if not jobs:  # nothing to run (every file was unreadable): no server to start
-        return []
-    work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
-    folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
-    for folder in folders:
-        folder.mkdir()  # all of them now, so that each sandbox can hide the others
+    env: dict[str, str]
+    server: ForkServer | None  # None where there are no namespaces: a plain kernel per notebook
+
+
+@contextmanager
+def start_kernels(workers: int) -> Iterator[Kernels]:
+    """Start the fork server for ``workers`` kernels at a time (it imports in the background; see `ForkServer`)."""
     home = Path(tempfile.mkdtemp(prefix="course-home-")).resolve()  # where each kernel sees its own folder mounted
     # Torch's threads would fight over the cores: share them out between the workers.
     threads = str(max(1, (os.cpu_count() or 1) // max(1, workers)))
@@ -194,6 +188,36 @@ def run_in_parallel(
         "OMP_NUM_THREADS": threads,
         "MKL_NUM_THREADS": threads,
     }
+    try:
+        # One process imports the labs' libraries; every kernel is forked from it, imports done (forkserver.py).
+        with ForkServer({**os.environ, **env}, home) if namespaces_available() else nullcontext() as server:
+            yield Kernels(env, server)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run_in_parallel(
+    jobs: list[tuple[NotebookNode, list[str]]],
+    private: list[Path],
+    workers: int,
+    kernels: Kernels,
+    limits: Limits,
+    progress: bool,
+    then: Callable[[int, Run], T],
+) -> list[T]:
+    """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
+
+    Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
+    ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
+    """
+    if not jobs:  # nothing to run (every file was unreadable)
+        return []
+    if kernels.server is not None:
+        kernels.server.ready()  # a server that failed to start stops the class here, once, with its reason
+    work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
+    folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
+    for folder in folders:
+        folder.mkdir()  # all of them now, so that each sandbox can hide the others
     # What the kernel runs on stays visible: the environment, the Python it was made from, and course_utils.
     package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
     runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, package)]
@@ -203,7 +227,7 @@ def run_in_parallel(
         hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
         try:
             notebook, lab_references = jobs[index]
-            ran = run_sandboxed(notebook, folders[index], hidden, limits, env, lab_references, server)
+            ran = run_sandboxed(notebook, folders[index], hidden, limits, kernels.env, lab_references, kernels.server)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
@@ -213,8 +237,6 @@ def run_in_parallel(
     runs: list[T | None] = [None] * len(jobs)
     try:
         with (
-            # One process imports the labs' libraries; every kernel is forked from it, imports done (forkserver.py).
-            ForkServer({**os.environ, **env}, home) if namespaces_available() else nullcontext() as server,
             ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
             tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
         ):
@@ -224,7 +246,6 @@ def run_in_parallel(
                 bar.update()
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
-        shutil.rmtree(home, ignore_errors=True)
     return runs  # type: ignore[return-value]
 
 

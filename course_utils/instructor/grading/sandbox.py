@@ -94,7 +94,7 @@ def run_sandboxed(
     prefix = []
     if server is not None:  # the kernel is forked by the server, in new namespaces, with these paths hidden
         hidden = [*hidden, record_dir, server.folder]
-        client = [sys.executable, "-m", forkserver.__name__, "connect", str(server.address)]
+        client = [sys.executable, "-m", forkserver.__name__, "connect", str(server.ready())]
         prefix = [*client, str(record_dir / JOB), "--"]
     job = {
         "prefix": prefix,
