@@ -4,11 +4,10 @@ methods on your own data, `course_utils.recipes`: it needs only the base install
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from .grading.limits import Limits
+from .grading.limits import Limits, default_workers
 from .grading.submissions import DEFAULT_PATTERN
 
 
@@ -42,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--labs", nargs="+", default=[], help="labs to grade (default: every lab)")
     grade.add_argument("--course-dir", type=Path, default=None, help="where grades go (default: the repository)")
     grade.add_argument("--pattern", default=DEFAULT_PATTERN, help="file-name regex with groups student and lab")
-    grade.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="submissions run at once")
+    grade.add_argument("--workers", type=int, default=default_workers(), help="submissions run at once")
     defaults = Limits()
     grade.add_argument("--wall-seconds", type=float, default=defaults.wall_seconds, help="time for one notebook")
     grade.add_argument("--cell-seconds", type=int, default=defaults.cell_seconds, help="time for one cell")

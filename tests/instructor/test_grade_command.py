@@ -1,12 +1,14 @@
 """`course grade` as a command: what it prints, and an exit status that is 1 only when grading itself broke."""
 
+import os
 from pathlib import Path
 
 from conftest import ROOT
 
-from course_utils.instructor.cli import main
+from course_utils.instructor.cli import build_parser, main
 from course_utils.instructor.grading.cells import RunStatus
-from course_utils.instructor.grading.grade import ClassGrades, format_summary
+from course_utils.instructor.grading.grade import ClassGrades, GradeConfig, format_summary
+from course_utils.instructor.grading.limits import default_workers
 from course_utils.instructor.grading.repair import Repair
 from course_utils.instructor.grading.scoring import GradedLab, QuestionResult
 from course_utils.instructor.grading.submissions import Collection
@@ -55,3 +57,10 @@ def test_a_folder_with_no_submission_is_an_error(tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 1
     assert "Untitled.ipynb" in captured.out and "no submission found" in captured.err
+
+
+def test_by_default_one_more_submission_runs_than_there_are_cores():
+    # a notebook waiting out a limit or starting its kernel leaves its core to the extra one: 16 cores, 17 at a time
+    assert default_workers(16) == 17
+    assert build_parser().parse_args(["grade", "inbox"]).workers == (os.cpu_count() or 1) + 1
+    assert GradeConfig(Path("course")).workers == (os.cpu_count() or 1) + 1
