@@ -18,10 +18,13 @@ each kind's points from each grader (and how many of them ``course grade`` flagg
 Where ``course grade``'s time goes: its phases (`ClassGrades.phases`), and per lab the seconds
 per submission, split into the notebook's cells (from the timings nbclient records in each graded notebook: test
 cells and the rest) and the overhead around them (forking the kernel, the integrity probes, saving). While it grades,
-a thread samples every half second the memory of the grader and everything it started (the sum of proportional set
+a thread samples every two seconds the memory of the grader and everything it started (the sum of proportional set
 sizes: pages the forked kernels share are counted once), the largest single process, and the grader's open file
-descriptors. From these it projects a class of ``--project`` students x labs on a machine with that many cores: the
-time if each core grades at the speed measured here, the memory of that many kernels at once.
+descriptors. Sampling is not free: the kernel walks a process's page tables to sum its proportional set size (7 ms of
+CPU for a 260 MiB process), and sampling every half second made the capstone's class grade 8% slower on 2 cores
+(205 s against 190 s unwatched), so the watch reports the CPU time it used itself. From these it projects a class
+of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the speed
+measured here, the memory of that many kernels at once.
 """
 
 from __future__ import annotations
@@ -117,8 +120,9 @@ class Watch:
     """Samples the grader's process tree every ``interval`` seconds while it runs: the peaks of its total memory (the
     sum of proportional set sizes), of its largest process, of its open file descriptors, and of its process count."""
 
-    def __init__(self, interval: float = 0.5):
+    def __init__(self, interval: float = 2.0):
         self.interval, self.stop = interval, threading.Event()
+        self.cpu_seconds = 0.0  # what sampling cost: CPU time of the sampling thread
         self.peak_total = self.peak_process = 0  # bytes
         self.peak_files = self.peak_processes = 0
         self.files_at_start = len(os.listdir("/proc/self/fd"))
@@ -140,6 +144,7 @@ class Watch:
             self.peak_process = max(self.peak_process, *sizes)
             self.peak_processes = max(self.peak_processes, len(sizes))
             self.peak_files = max(self.peak_files, len(os.listdir("/proc/self/fd")))
+        self.cpu_seconds = time.thread_time()
 
 
 def descendants(root: int) -> list[int]:
@@ -207,29 +212,32 @@ def where_the_time_goes(graded: list, course_dir: Path) -> dict[str, list[float]
 def projection(per_lab: dict[str, list[float]], phases: dict[str, float], count: int, watch: Watch, args) -> str:
     """The time and memory of grading ``students x labs`` on ``cores`` cores, from this run's measurements.
 
-    Time: each core grades a submission (of a lab drawn at random) in the seconds measured here with one core per
-    running submission; collecting, repairing and recording run in one process and grow with the class (registering
-    the labs does not). Memory: an upper
-    bound, everything but the grader itself scaled from ``workers`` running submissions to ``cores`` (the fork
-    server's share included).
+    Time: each core grades at the rate measured here (``workers`` submissions at a time on this machine's cores, each
+    of a lab drawn at random); collecting, repairing and recording run in one process and grow with the class
+    (registering the labs does not). Memory: an upper bound, everything but the grader itself scaled from ``workers``
+    running submissions to as many as ``course grade`` runs there by default (the fork server's share included).
     """
+    from course_utils.instructor.grading.limits import default_workers
+
     students, labs, cores = args.project
     mean = sum(row[0] for row in per_lab.values()) / len(per_lab)
+    per_core = mean * (os.cpu_count() or 1) / args.workers  # seconds of one core per submission, as graded here
     submissions = students * labs
     serial = (phases["collect"] + phases["repair"] + phases["record"]) / count * submissions + phases["register"]
-    hours = (submissions * mean / cores + serial) / 3600
+    hours = (submissions * per_core / cores + serial) / 3600
+    at_once = default_workers(cores)
     grader = proportional_set_size(os.getpid())
-    memory = (grader + (watch.peak_total - grader) * cores / max(1, args.workers)) / 2**30
+    memory = (grader + (watch.peak_total - grader) * at_once / max(1, args.workers)) / 2**30
     return (
-        f"Projected for {students} students x {labs} labs on {cores} cores ({cores} at a time): about {hours:.1f} h "
-        f"({mean:.1f} s per submission per core, and {serial / 60:.1f} min of reading and recording in one process); "
-        f"peak memory at most {memory:.1f} GiB."
+        f"Projected for {students} students x {labs} labs on {cores} cores ({at_once} at a time): about {hours:.1f} h "
+        f"({per_core:.1f} s per submission per core, and {serial / 60:.1f} min of reading and recording in one "
+        f"process); peak memory at most {memory:.1f} GiB."
     )
 
 
 def main() -> None:
     from course_utils.instructor.grading.grade import GradeConfig, grade_class
-    from course_utils.instructor.grading.limits import Limits
+    from course_utils.instructor.grading.limits import Limits, default_workers
     from course_utils.instructor.grading.simulate import REWRITER_MARKER
     from course_utils.instructor.release import available_labs
 
@@ -237,7 +245,7 @@ def main() -> None:
     parser.add_argument("--students", type=int, help="default: one per state")
     parser.add_argument("--kinds", choices=sorted(KINDS), default="accidents", help="the states students hand in")
     parser.add_argument("--labs", nargs="+", default=available_labs(ROOT))
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--workers", type=int, default=default_workers(), help="default: course grade's")
     parser.add_argument("--skip-nbgrader", action="store_true", help="time course grade alone")
     parser.add_argument(
         "--project",
@@ -293,7 +301,8 @@ def main() -> None:
         f"Peaks while grading: {watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
         f"{watch.peak_process / 2**30:.2f} GiB in one process; open files in the grader: {watch.files_at_start} "
         f"before, {watch.peak_files} at most, {watch.files_at_end} after (its limit: "
-        f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]})"
+        f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}); sampling them every {watch.interval:g} s took "
+        f"{watch.cpu_seconds:.1f} CPU-s"
     )
     print(projection(per_lab, grades.phases, count, watch, args))
     print()
