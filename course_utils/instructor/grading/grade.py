@@ -66,8 +66,9 @@ class ClassGrades:
     graded: list[GradedLab]
     isolated: bool
     # Wall seconds by phase, in order: "collect" (find the files), "register" (the labs in nbgrader's gradebook: once
-    # per lab, whatever the class's size), "repair" (read and repair each file), "run" (the sandboxed runs, each
-    # scored and saved as it ends), "record" (the gradebook and the exports).
+    # per lab, whatever the class's size; the kernels' fork server imports meanwhile), "repair" (read and repair each
+    # file), "run" (what is left of the server's start, then the sandboxed runs, each scored and saved as it ends),
+    # "record" (the gradebook and the exports).
     phases: dict[str, float] = field(default_factory=dict)
 
     @property
