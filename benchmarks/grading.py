@@ -23,8 +23,8 @@ sizes: pages the forked kernels share are counted once), the largest single proc
 descriptors. Sampling is not free: the kernel walks a process's page tables to sum its proportional set size (7 ms of
 CPU for a 260 MiB process), and sampling every half second made the capstone's class grade 8% slower on 2 cores
 (205 s against 190 s unwatched), so the watch reports the CPU time it used itself. From these it projects a class
-of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the speed
-measured here, the memory of that many kernels at once.
+of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the rate
+measured here, the memory of as many kernels at once as ``course grade`` runs there (one more than the cores).
 """
 
 from __future__ import annotations
