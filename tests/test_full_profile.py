@@ -74,7 +74,7 @@ PROBES = {
 # Longest first: the two workers finish together.
 ORDER = ["lab5_rlhf_capstone", "lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
 # Room for a full-size architecture's address space and a slow cell: a dry run is not a student's submission.
-LIMITS = Limits(wall_seconds=900, cell_seconds=600, memory_mb=16384)
+LIMITS = Limits(wall_seconds=900, cell_seconds=600, memory_mb=16384, disk_mb=8192)
 
 
 @pytest.fixture(scope="module")
@@ -93,7 +93,8 @@ def dry_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbform
     def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
         notebook = nbformat.read(ROOT / "solutions" / lab / f"{lab}.ipynb", as_version=4)
         notebook.cells.append(nbformat.v4.new_code_cell(f"import json\nimport os\n\nprint(json.dumps({PROBES[lab]}))"))
-        ran = run_sandboxed(notebook, tmp_path_factory.mktemp(lab), hidden=[], limits=LIMITS, env=env, server=server)
+        work = tmp_path_factory.mktemp(lab)
+        ran = run_sandboxed(notebook, work, limits=LIMITS, env=env, server=server, readable=[mirror])
         assert ran.status == RunStatus.OK and ran.notebook is not None, f"{lab}: {ran.status}: {ran.detail}"
         printed = "".join(out.get("text", "") for out in ran.notebook.cells[-1].outputs if out.get("name") == "stdout")
         return ran.notebook, json.loads(printed.splitlines()[-1]) if printed else {}

@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--wall-seconds", type=float, default=defaults.wall_seconds, help="time for one notebook")
     grade.add_argument("--cell-seconds", type=int, default=defaults.cell_seconds, help="time for one cell")
     grade.add_argument("--memory-mb", type=int, default=defaults.memory_mb, help="address space for one notebook")
+    grade.add_argument("--disk-mb", type=int, default=defaults.disk_mb, help="what one notebook may write, in all")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     train = commands.add_parser("train", help="train with a lab's method on your files (sft, reward, ppo, dpo)")
@@ -84,9 +85,10 @@ def grade(args: argparse.Namespace, root: Path) -> int:
     from .grading.grade import GradeConfig, format_summary, grade_class
 
     course_dir = (args.course_dir or root).resolve()
-    limits = Limits(wall_seconds=args.wall_seconds, cell_seconds=args.cell_seconds, memory_mb=args.memory_mb)
-    config = GradeConfig(course_dir, tuple(args.labs), args.pattern, args.workers, limits)
     try:
+        seconds = {"wall_seconds": args.wall_seconds, "cell_seconds": args.cell_seconds}
+        limits = Limits(**seconds, memory_mb=args.memory_mb, disk_mb=args.disk_mb)
+        config = GradeConfig(course_dir, tuple(args.labs), args.pattern, args.workers, limits)
         grades = grade_class(root, args.submissions.resolve(), config, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"course grade: {error}", file=sys.stderr)

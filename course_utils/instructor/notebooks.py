@@ -83,7 +83,8 @@ class KernelPlace:
     The sockets are local (``ipc``, not TCP), so that a kernel without a network still talks to its client. With a
     ``prefix`` (the grader's fork-server client, ``... forkserver connect SOCKET JOB --``), the kernel starts as
     ``prefix + [python, -m, ipykernel_launcher, -f, FILE]`` and is interrupted by a message rather than a signal (the
-    signal would reach the prefix's process, not the kernel).
+    signal would reach the prefix's process, not the kernel); the prefix's command makes ``sockets`` (the grader's
+    client links it to the folder of the sockets in the kernel's sandbox).
     """
 
     folder: Path
@@ -92,12 +93,13 @@ class KernelPlace:
 
     def manager(self, scratch: Path) -> AsyncKernelManager:
         """A kernel manager for this place; its kernel spec, when it needs one, is written under ``scratch``."""
-        self.sockets.mkdir(parents=True, exist_ok=True)
+        if not self.prefix:
+            self.sockets.mkdir(parents=True, exist_ok=True)
         # The asynchronous manager: nbclient's checks for a dead kernel and its cell timeouts run while it waits.
         options: dict[str, Any] = {
             "transport": "ipc",
             "ip": str(self.sockets / "kernel"),
-            "connection_file": str(self.sockets / "connection.json"),
+            "connection_file": str(scratch / "connection.json"),
         }
         if not self.prefix:
             return AsyncKernelManager(kernel_name="python3", **options)

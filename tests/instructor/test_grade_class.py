@@ -351,8 +351,8 @@ def test_hostile_code_reached_nothing(graded):
         "other submission: FileNotFoundError",
         "gradebook: FileNotFoundError",
         "solutions: FileNotFoundError",
-        "write outside: OSError",
-        "write the gradebook: OSError",
+        "write outside: FileNotFoundError",
+        "write the gradebook: FileNotFoundError",
         "network: OSError",
         "another's graded notebook: FileNotFoundError",
     ]

@@ -28,7 +28,8 @@ def test_summary_lists_every_lab_then_what_was_not_graded():
         "cy", "lab1", [QuestionResult("cy", "lab1", "q1", 0.0, 3.0, "failed", "tampering: x")], [], RunStatus.OK,
         seconds=9.0, flags=["builtins.abs was replaced"],
     )  # fmt: skip
-    collection = Collection([], ["notes.pdf"], {("bob", "lab1"): ["a.ipynb", "b.ipynb"]})
+    duplicates, refused = {("bob", "lab1"): ["a.ipynb", "b.ipynb"]}, {"d.ipynb": "a symbolic link"}
+    collection = Collection([], ["notes.pdf"], duplicates, refused)
     text = format_summary(ClassGrades(collection, [lab, tampered], isolated=False), Path("/course"))
     lines = text.splitlines()
     assert lines[:4] == [
@@ -40,6 +41,7 @@ def test_summary_lists_every_lab_then_what_was_not_graded():
     assert "Tampering in cy's lab1 (scored 0 where found): builtins.abs was replaced" in lines
     assert "Not graded, the file name does not match the pattern: notes.pdf" in lines
     assert "Not graded, several files for bob and lab1: a.ipynb, b.ipynb" in lines
+    assert "Not graded, refused: d.ipynb (a symbolic link)" in lines
     assert any(line.startswith("Warning: no user namespaces") for line in lines)
     assert "Gradebook: /course/gradebook.db" in lines
 
@@ -64,3 +66,8 @@ def test_by_default_one_more_submission_runs_than_there_are_cores():
     assert default_workers(16) == 17
     assert build_parser().parse_args(["grade", "inbox"]).workers == (os.cpu_count() or 1) + 1
     assert GradeConfig(Path("course")).workers == (os.cpu_count() or 1) + 1
+
+
+def test_a_limit_that_is_not_positive_is_refused_in_one_line(tmp_path, capsys):
+    status = main(["--root", str(ROOT), "grade", str(tmp_path), "--disk-mb", "0", "--course-dir", str(tmp_path / "c")])
+    assert (status, capsys.readouterr().err) == (1, "course grade: disk-mb must be positive, not 0.\n")

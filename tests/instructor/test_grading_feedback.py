@@ -1,8 +1,9 @@
 """Feedback pages: the student's run with verdicts, and not a trace of the hidden tests."""
 
 import re
+from html.parser import HTMLParser
 
-from nbformat.v4 import new_code_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_utils.instructor.grading.feedback import HIDDEN_LINE, feedback_notebook, redact_traceback, write_html
 from course_utils.instructor.grading.repair import Repair
@@ -46,7 +47,7 @@ def test_feedback_shows_the_released_test_a_verdict_and_a_summary():
     assert test.source == VISIBLE and answer.source == executed.cells[0].source
     assert "12345" not in "".join(test.outputs[0].traceback)
     assert verdict.source == "**test_add: 0 / 2**, failed: AssertionError &lt;script&gt;\\|x"
-    assert "**Score: 0 / 2**" in summary.source and "restored points (9 -> 2)" in summary.source
+    assert "**Score: 0 / 2**" in summary.source and "- test\\_add: restored points (9 -&gt; 2)" in summary.source
     assert executed.cells[1].source == VISIBLE + HIDDEN  # the input is left alone
 
 
@@ -71,3 +72,45 @@ def test_hidden_tests_a_student_printed_are_scrubbed_from_every_output():
     printed, value = feedback.cells[-1].outputs
     assert printed.text == f"cached:\n{HIDDEN_LINE}\nend\n"
     assert value.data["text/plain"] == HIDDEN_LINE
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {name: value or "" for name, value in attrs}))
+
+
+def test_a_page_made_from_hostile_cells_and_strings_runs_nothing(tmp_path):
+    """Raw HTML in Markdown and in outputs, a script output, links to javascript:, and a cell id and a reason chosen by
+    the student's code: the page keeps them as text or drops them, and forbids scripts."""
+    release, executed = notebooks()
+    payload = "<script>alert(1)</script><img src=x onerror=alert(2)><a href='javascript:alert(3)'>a</a>"
+    executed.cells.append(
+        new_markdown_cell(payload + " [click](javascript:alert(4)) <iframe src='https://x'></iframe>")
+    )
+    shown = new_code_cell("display(...)")
+    shown.outputs = [
+        new_output("display_data", data={"text/html": payload, "text/plain": "html"}),
+        new_output("display_data", data={"application/javascript": "alert(5)", "text/plain": "js"}),
+        new_output("display_data", data={"text/markdown": "[x](javascript:alert(6))", "text/plain": "md"}),
+        new_output("display_data", data={"image/svg+xml": "<svg onload='alert(7)'></svg>", "text/plain": "svg"}),
+    ]
+    executed.cells.append(shown)
+    reason = RESULT.__class__(**{**RESULT.__dict__, "reason": "[x](javascript:alert(8)) <b onmouseover=alert(9)>"})
+    repairs = [Repair("`</code><script>alert(10)</script>", "removed grading metadata from an extra cell")]
+    write_html(feedback_notebook(executed, release, [reason], repairs), tmp_path / "page.html")
+    page = (tmp_path / "page.html").read_text()
+    elements = Elements()
+    elements.feed(page)
+    assert [tag for tag, _ in elements.tags if tag in {"script", "iframe", "object", "embed", "svg"}] == []
+    handlers = [(tag, name) for tag, attrs in elements.tags for name in attrs if name.startswith("on")]
+    links = [value for _, attrs in elements.tags for value in attrs.values() if "javascript:" in value.lower()]
+    assert handlers == [] and links == []
+    (policy,) = [a["content"] for tag, a in elements.tags if a.get("http-equiv") == "Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script" not in policy  # nothing allows a script back
+    assert "alert(10)" in re.sub(r"<[^>]+>", "", page)  # the cell id is shown, as text

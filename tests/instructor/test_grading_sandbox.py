@@ -10,14 +10,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from nbformat.v4 import new_code_cell, new_notebook
+from nbformat.v4 import new_code_cell, new_notebook, new_output
 
+import course_utils
 from course_utils.instructor.grading import sandbox
 from course_utils.instructor.grading.forkserver import ForkServer, exit_code
-from course_utils.instructor.grading.isolation import mount_points
+from course_utils.instructor.grading.isolation import SYSTEM, mount_points, runtime_paths
 from course_utils.instructor.grading.limits import Limits
 from course_utils.instructor.grading.sandbox import Run, namespaces_available, run_sandboxed
-from course_utils.instructor.grading.worker import TRUNCATED, cap_outputs
+from course_utils.instructor.grading.worker import TRUNCATED, OutputBudget
 
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 LIMITS = Limits(wall_seconds=60, cell_seconds=4, memory_mb=3072, output_bytes=2000)
@@ -27,6 +28,17 @@ CASES = {
     "dying": ["print('before')", "import os; os._exit(1)", "print('never')"],
     "hoarding": ["hoard = bytearray(20 * 2**30)", "print('still here')"],
     "flooding": ["for i in range(100_000): print(i)"],
+    # 40 images of 100 kB each, then text: the images count against the cell's output limit like printed text
+    "drawing": [
+        "from IPython.display import display\nfor _ in range(40):\n    display({'image/png': 'A' * 100_000}, raw=True)",
+        "print('next cell')",
+    ],
+    # 100 MB written in 10 MB pieces, in a home of 64 MB
+    "filling": [
+        "written = 0\ntry:\n    with open('big', 'wb') as big:\n        for _ in range(10):\n"
+        "            big.write(bytes(10 * 2**20))\n            big.flush()\n            written += 10\n"
+        "except OSError as error:\n    print(written, error.errno)",
+    ],
     "sleeping": ["import time; time.sleep(120)"],  # past the wall time below
     # Signal every process it may (in its PID namespace: none but itself), then its process group (its own launcher,
     # which takes the kernel down with it): the worker, outside both, records how the run ended.
@@ -39,14 +51,34 @@ CASES = {
 
 
 def hostile_cells(place: Path) -> list[str]:
-    """Reach for the solutions, the gradebook, a file outside the working folder, and the network."""
+    """Reach for the solutions, the gradebook, a file outside the working folder, and the network; unmount what
+    covers the machine, in this namespace and in a nested one; replace the kernel's own sockets."""
     return [
         f"open({str(place / 'solutions' / 'answers.txt')!r}).read()",
         f"open({str(place / 'gradebook.db')!r}).read()",
         f"open({str(place / 'planted.txt')!r}, 'w').write('x')",
         "import socket; socket.create_connection(('1.1.1.1', 80), timeout=3)",
         "open('mine.txt', 'w').write('fine'); print('own folder is writable')",
+        "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "status = [line.split() for line in open('/proc/self/status') if line.startswith('Cap')]\n"
+        "print(libc.umount2(b'/usr', 2), ctypes.get_errno(), sorted({value for _, value in status}))",
+        "import subprocess\nprint(subprocess.run(['unshare', '-Urm', 'umount', '-l', '/usr']).returncode)",
+        "import json, os\nfrom ipykernel import get_connection_file\n"
+        "sockets = os.path.dirname(json.load(open(get_connection_file()))['ip'])\n"
+        "open(os.path.join(sockets, 'planted'), 'w')",
     ]
+
+
+def visible_files(allowed: list[str]) -> str:
+    """A cell that prints every file the kernel can see but the ``allowed`` ones (and what lies under them)."""
+    return f"""import os
+allowed = {allowed!r}
+inside = lambda path: any(path == place or path.startswith(place + "/") for place in allowed + ["/proc", "/dev"])
+seen = []
+for folder, folders, files in os.walk("/"):
+    folders[:] = [name for name in folders if not inside(os.path.join(folder, name))]
+    seen += [path for path in (os.path.join(folder, name) for name in files) if not inside(path)]
+print(seen)"""
 
 
 @pytest.fixture(scope="module")
@@ -62,13 +94,17 @@ def place(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def runs(place: Path) -> dict[str, Run]:
     def run(name: str) -> Run:
-        sources = hostile_cells(place) if name == "hostile" else CASES[name]
-        hidden = [place / "solutions", place / "gradebook.db"] if name == "hostile" else []
-        limits = Limits(wall_seconds=8, cell_seconds=60) if name == "sleeping" else LIMITS
+        sources = hostile_cells(place) if name == "hostile" else CASES.get(name, [])
+        if name == "looking":  # everything but the runtime, the package, its home and its sockets
+            home, sockets = place / "work" / name / sandbox.HOME_DIR, place / "work" / name / "record" / "sockets"
+            package = Path(course_utils.__file__).parent
+            generated = ["/etc/passwd", "/etc/group"]  # who uid 0 is
+            sources = [visible_files([*SYSTEM, *generated, *map(str, runtime_paths(package)), str(home), str(sockets)])]
+        limits = {"sleeping": Limits(wall_seconds=8, cell_seconds=60), "filling": Limits(disk_mb=64)}.get(name, LIMITS)
         notebook = new_notebook(cells=[new_code_cell(source) for source in sources])
-        return run_sandboxed(notebook, place / "work" / name, hidden, limits, {})
+        return run_sandboxed(notebook, place / "work" / name, limits, {})
 
-    names = [*CASES, "hostile"]
+    names = [*CASES, "hostile", "looking"]
     with ThreadPoolExecutor(max_workers=2) as pool:
         return dict(zip(names, pool.map(run, names), strict=True))
 
@@ -118,26 +154,50 @@ def test_a_run_past_the_wall_time_is_killed(runs):
     assert runs["sleeping"].status == "timeout"
 
 
+def test_images_count_against_the_output_limit(runs):
+    images, after = runs["drawing"].notebook.cells[0].outputs, outputs(runs["drawing"])[1]
+    assert [output.output_type for output in images] == ["stream"] and images[0].text == TRUNCATED
+    assert after == ["next cell\n"]  # the next cell has a budget of its own
+
+
+def test_the_home_folder_holds_what_the_disk_limit_allows(runs, place):
+    assert outputs(runs["filling"]) == [["60 28\n"]]  # 64 MB: the seventh 10 MB piece fails, No space left (28)
+    assert not list((place / "work" / "filling").rglob("big"))  # nothing reached this machine's disk
+
+
+def test_the_kernel_sees_the_runtime_the_package_and_its_home_and_nothing_else(runs):
+    assert namespaces_available(), "this machine cannot create user namespaces: isolation cannot be checked here"
+    assert outputs(runs["looking"]) == [["[]\n"]]
+
+
 def test_hostile_code_reaches_nothing_outside_its_folder(runs, place):
     assert namespaces_available(), "this machine cannot create user namespaces: isolation cannot be checked here"
     assert outputs(runs["hostile"]) == [
         ["FileNotFoundError"],
-        [""],
-        ["OSError"],
+        ["FileNotFoundError"],
+        ["OSError"],  # the folder is there (its work folder is below it), read-only and empty
         ["OSError"],
         ["own folder is writable\n"],
+        ["-1 1 ['0000000000000000']\n"],  # umount: EPERM (1); no capability left, none to gain (CapBnd)
+        ["1\n"],  # nor in a user namespace of its own
+        ["OSError"],  # its sockets' folder is read-only once they are made
     ]
     assert not (place / "planted.txt").exists()
     assert (place / "solutions" / "answers.txt").read_text() == "42"
     assert (place / "gradebook.db").read_text() == "grades"
 
 
-def test_cap_outputs_marks_the_cut_once():
-    notebook = new_notebook(cells=[new_code_cell("x")])
-    notebook.cells[0].outputs = [{"output_type": "stream", "name": "stdout", "text": "a" * 30} for _ in range(3)]
-    cap_outputs(notebook, 40)
-    texts = [output["text"] for output in notebook.cells[0].outputs]
-    assert texts == ["a" * 30, "a" * 10 + TRUNCATED]
+def test_the_output_budget_cuts_each_cell_once_and_the_notebook_in_all():
+    budget = OutputBudget(cell_bytes=40, notebook_bytes=100)
+    text = lambda: new_output("stream", name="stdout", text="a" * 30)  # noqa: E731
+    image = new_output("display_data", data={"image/png": "b" * 18})  # 20 characters, as JSON
+    # cell 0: 30 kept, then 10 of the next 30 and the mark, then nothing
+    kept = [budget.admit(text(), 0) for _ in range(3)]
+    assert [output.text if output else None for output in kept] == ["a" * 30, "a" * 10 + TRUNCATED, None]
+    # cell 1: the image (20), then 20 of 30; cell 2: 20 left of the notebook's 100 (40 + 40 spent), the image fits
+    assert budget.admit(image, 1) is image and budget.admit(text(), 1).text == "a" * 20 + TRUNCATED
+    assert budget.admit(new_output("display_data", data={"image/png": "c" * 18}), 2) is not None
+    assert budget.admit(new_output("display_data", data={"image/png": "d"}), 2).text == TRUNCATED  # nothing left
 
 
 def test_without_namespaces_the_kernel_still_runs_and_the_worker_still_records(tmp_path, monkeypatch):
@@ -146,7 +206,7 @@ def test_without_namespaces_the_kernel_still_runs_and_the_worker_still_records(t
     test = new_code_cell("assert x == 2")
     test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
     notebook = new_notebook(cells=[new_code_cell("x = 2\nprint(x)"), test])
-    result = run_sandboxed(notebook, tmp_path / "work", [], LIMITS, {})
+    result = run_sandboxed(notebook, tmp_path / "work", LIMITS, {})
     assert (result.status, result.isolated) == ("ok", False)
     assert outputs(result) == [["2\n"], []]
     assert [(record.reply, record.tampering) for record in result.cells.values()] == [("ok", []), ("ok", [])]
@@ -165,7 +225,7 @@ def forked(place: Path) -> tuple[ForkServer, dict[str, Run]]:
                     new_code_cell("import sys; print('wave' in sys.modules)"),
                     new_code_cell(
                         f"import os\nwith open(os.path.join(os.environ['HOME'], {name!r}), 'w') as mine:\n"
-                        "    mine.write('1')"
+                        "    mine.write('1')\nprint(sorted(os.listdir(os.environ['HOME'])))"
                     ),
                     new_code_cell(
                         "import socket\nclient = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)\n"
@@ -173,7 +233,7 @@ def forked(place: Path) -> tuple[ForkServer, dict[str, Run]]:
                     ),
                 ]
             )
-            return run_sandboxed(notebook, place / "forked" / name, [], LIMITS, {}, server=server)
+            return run_sandboxed(notebook, place / "forked" / name, LIMITS, {}, server=server)
 
         with ThreadPoolExecutor(max_workers=2) as pool:
             return server, dict(zip(["ann", "bob"], pool.map(run, ["ann", "bob"]), strict=True))
@@ -182,11 +242,10 @@ def forked(place: Path) -> tuple[ForkServer, dict[str, Run]]:
 def test_a_forked_kernel_starts_with_the_servers_imports_and_its_own_home(forked, place):
     server, runs = forked
     for name, run in runs.items():
-        printed, written, reached = outputs(run)
-        assert run.status == "ok" and printed == ["True\n"] and written == []
-        # the kernel's home, the same path for every kernel, was its own folder: each wrote its file there only
-        assert [path.name for path in (place / "forked" / name / "kernel").iterdir() if path.is_file()] == [name]
-        assert reached == ["FileNotFoundError"]  # the server's socket is hidden from the kernels
+        printed, listed, reached = outputs(run)
+        # the kernel's home, the same path for every kernel, was its own: each saw its own file there only
+        assert run.status == "ok" and printed == ["True\n"] and listed == [f"['.ipython', {name!r}]\n"]
+        assert reached == ["FileNotFoundError"]  # the server's socket is out of the kernels' sight
     assert not list((place / "shared-home").iterdir())  # nothing landed in the server's own home
     assert not server.folder.exists()  # the server is gone, and its folder with it
 

@@ -75,3 +75,21 @@ def test_a_student_id_that_would_escape_its_folder_is_refused(tmp_path):
 def test_collect_from_nothing_raises(tmp_path):
     with pytest.raises(FileNotFoundError, match="neither a folder nor a zip"):
         collect(tmp_path / "missing", LABS, tmp_path / "out")
+
+
+def test_symbolic_links_are_refused_never_followed(tmp_path):
+    # a link to the course's solution notebook, in a folder and in a zip (its mode bits say it is a link)
+    (tmp_path / "solution.ipynb").write_text("{the solution}")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "ann_lab1_instruction_tuning.ipynb").symlink_to(tmp_path / "solution.ipynb")
+    (tmp_path / "in" / "bob_lab1_instruction_tuning.ipynb").write_text("{bob's}")
+    found = collect(tmp_path / "in", LABS, tmp_path / "out")
+    assert [s.student for s in found.submissions] == ["bob"]
+    assert found.refused == {"ann_lab1_instruction_tuning.ipynb": "a symbolic link"}
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        link = zipfile.ZipInfo("ann_lab1_instruction_tuning.ipynb")
+        link.external_attr = 0o120777 << 16  # S_IFLNK | rwxrwxrwx
+        zipped.writestr(link, str(tmp_path / "solution.ipynb"))
+    found = collect(archive, LABS, tmp_path / "out-zip")
+    assert (found.submissions, found.refused) == ([], {"ann_lab1_instruction_tuning.ipynb": "a symbolic link"})

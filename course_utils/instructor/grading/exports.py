@@ -19,6 +19,7 @@ from .scoring import GradedLab, QuestionResult
 
 RESULTS = "results.json"
 QUESTIONS_CSV, TOTALS_CSV, REPAIRS_CSV = "grades_by_question.csv", "grades.csv", "repairs.csv"
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def write_results(lab: GradedLab, folder: Path) -> None:
@@ -61,9 +62,15 @@ def write_exports(labs: Iterable[GradedLab], folder: Path) -> None:
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
-    """Rows as a CSV file with a header (fields with commas or quotes are quoted)."""
+    """Rows as a CSV file with a header (fields with commas or quotes are quoted, text fields made inert)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({key: inert(value) for key, value in row.items()} for row in rows)
+
+
+def inert(value: object) -> object:
+    """A text field a spreadsheet shows as text, never runs as a formula: one that starts with ``=``, ``+``, ``-``,
+    ``@``, a tab or a carriage return gets a leading ``'`` (OWASP's advice on CSV injection). Numbers are left alone."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value

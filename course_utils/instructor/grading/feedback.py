@@ -5,6 +5,11 @@ printed in the traceback. Here every test cell shows the source the student was 
 cell (tracebacks, and what the student's own code printed) loses the lines of hidden test code: the kernel never sees
 the notebook file, but it does run the hidden tests, and code that reads them back from its own memory could print
 them. A verdict follows each test cell, under a summary of the score and of the repairs.
+
+The page is inert, for the student and for the instructor who opens it: the HTML of Markdown cells and of outputs is
+sanitised (nbconvert's ``sanitize_html``: no script, event handler or ``javascript:`` link survives), every string
+the student's code chose (a reason, a cell id) is escaped, the page has no script of its own, and its
+Content-Security-Policy forbids running any.
 """
 
 from __future__ import annotations
@@ -22,6 +27,13 @@ from .repair import Repair
 from .scoring import PASSED, QuestionResult
 
 ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
+MARKDOWN = re.compile(r"([\\`*_\[\]|~])")  # what makes links, code, emphasis and table cells in Markdown
+SCRIPT = re.compile(r"<script\b.*?</script>", re.S | re.I)
+# No script, plugin, form, frame or base URL; images only inline (nbconvert embeds plots as data: URLs).
+POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
 HIDDEN_LINE = "    [a line of a hidden test]"
 TELLING = 10  # characters: a shorter hidden line (a lone bracket, "else:") gives nothing away, and is left in outputs
 
@@ -98,21 +110,24 @@ def summary(results: list[QuestionResult], repairs: list[Repair], run_note: str)
         lines.append(f"| {result.question} | {result.points:g} / {result.max_points:g} | {outcome} |")
     if repairs:
         lines += ["", "Before grading, the grader repaired your notebook's grading cells:", ""]
-        lines += [f"- `{repair.cell}`: {repair.action}" for repair in repairs]
+        lines += [f"- {escape(repair.cell)}: {escape(repair.action)}" for repair in repairs]
     if run_note:
         lines += ["", f"The run stopped early: {escape(run_note)}."]
     return "\n".join(lines)
 
 
 def escape(text: str) -> str:
-    """Text written by student code, safe inside Markdown tables and HTML."""
-    return html.escape(text).replace("|", "\\|").replace("\n", " ")
+    """Text written by student code, shown as itself in Markdown (a table's cell included) and in HTML."""
+    return MARKDOWN.sub(r"\\\1", html.escape(text)).replace("\n", " ")
 
 
 def write_html(notebook: NotebookNode, path: Path) -> None:
-    """Render a notebook as a standalone HTML page."""
+    """Render a notebook as a standalone HTML page that runs nothing (see the module's docstring)."""
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter(template_name="lab").from_notebook_node(notebook)
+    body, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(notebook)
+    # What sanitising left of a student's HTML is escaped text: the scripts that remain are the template's own.
+    body = SCRIPT.sub("", body)
+    body = body.replace("<head>", f'<head>\n<meta http-equiv="Content-Security-Policy" content="{POLICY}">', 1)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(body, encoding="utf-8")

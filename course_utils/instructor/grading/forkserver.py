@@ -10,14 +10,15 @@ its notebooks compute.
 
 The kernel command that ``jupyter_client`` launches is the *client* (the second line; ``KERNEL`` is the usual
 ``python -m ipykernel_launcher -f CONNECTION_FILE``, of which only the connection file is used). It hands the server
-the kernel's connection file, environment, resource limits and mounts (from the worker's ``JOB`` file, see
-``sandbox.py``) together with its own standard streams, and lives as long as the kernel, exiting with its exit status.
-The server forks a child that enters the namespaces (``isolation.py``) and runs the kernel in a PID namespace of its
-own. When the client ends (the kernel manager killed it, or its worker died), the server kills the kernel.
+the kernel's connection file, environment, resource limits and what the kernel may read (from the worker's ``JOB``
+file, see ``sandbox.py``) together with its own standard streams, and lives as long as the kernel, exiting with its
+exit status. The server forks a child that builds the sandbox (``isolation.py``) and runs the kernel in a PID
+namespace of its own; the kernel's sockets are in the sandbox, and the client links the job's ``sockets`` path to
+them. When the client ends (the kernel manager killed it, or its worker died), the server kills the kernel.
 
 Libraries read some settings from the environment when they are imported (``HF_HOME``, ``MPLCONFIGDIR``, the thread
 counts): the server is started with the kernels' environment, and their home folder (``HOME``, ``TMPDIR``, the caches)
-is the same path for all of them, ``home``, where each kernel's sandbox mounts its own folder.
+is the same path for all of them, ``home``, where each kernel's sandbox has a folder in memory of its own.
 
 The server computes nothing before it forks (no tensor operation starts PyTorch's thread pools), as a DataLoader's
 worker processes are forked after ``import torch``; a child keeps only the thread that forked it. This module imports
@@ -45,7 +46,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from .isolation import MountPlan, die_with_parent, enter_namespaces, new_pid_namespace
+from .isolation import (
+    CONNECTION_FILE,
+    Filesystem,
+    build_root,
+    die_with_parent,
+    enter_namespaces,
+    enter_root,
+    lock_sockets,
+    new_pid_namespace,
+)
 
 # What a lab's kernel imports, heaviest first; ipykernel's application last (it brings IPython, zmq, tornado).
 PRELOAD = ("torch", "transformers", "datasets", "peft", "trl", "pandas", "matplotlib", "ipykernel.kernelapp")
@@ -73,8 +83,10 @@ class ForkServer:
 
     def __init__(self, env: Mapping[str, str], home: Path, preload: Sequence[str] = PRELOAD):
         self.env, self.home, self.preload = dict(env), home, tuple(preload)
-        self.folder = Path(tempfile.mkdtemp(prefix="course-forkserver-"))  # hidden from every kernel
+        self.folder = Path(tempfile.mkdtemp(prefix="course-forkserver-"))  # out of every kernel's sight
         self.address = self.folder / "socket"
+        self.root = self.folder / "root"  # empty: each kernel's new root is mounted here, in its own namespace
+        self.root.mkdir()
         self.process: subprocess.Popen | None = None
         self.started = False  # it said "ready"
         self.lock = threading.Lock()  # the first kernels of a class ask for it from several threads at once
@@ -155,9 +167,8 @@ def serve(address: str, modules: Sequence[str]) -> None:
                 message, streams, _, _ = socket.recv_fds(connection, MESSAGE_BYTES, 3)
                 pid = os.fork()
                 if pid == 0:
-                    connection.close()
                     close_all()
-                    run_kernel(json.loads(message), streams)
+                    run_kernel(json.loads(message), streams, connection)
                 for stream in streams:
                     os.close(stream)
                 child = Child(pid, os.pidfd_open(pid), connection)
@@ -198,8 +209,13 @@ def exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
-def run_kernel(request: dict, streams: list[int]) -> NoReturn:
-    """In a child of the server: take the client's streams and limits, enter the sandbox, run the kernel, exit."""
+def run_kernel(request: dict, streams: list[int], connection: socket.socket) -> NoReturn:
+    """In a child of the server: take the client's streams and limits, enter the sandbox, run the kernel, exit.
+
+    The kernel makes its sockets in a folder of the sandbox; the client gets a descriptor of that folder over
+    ``connection`` (see `connect`). Once the kernel has made them, and before it runs any code it is sent, this process
+    (outside the kernel's PID namespace, with its capabilities) makes the folder read-only.
+    """
     code = 1
     try:
         os.setsid()  # a session of its own: signals to the grader's terminal do not reach it
@@ -209,20 +225,41 @@ def run_kernel(request: dict, streams: list[int]) -> NoReturn:
         die_with_parent()  # the server
         for name, limit in request["limits"].items():
             resource.setrlimit(LIMITS[name], tuple(limit))
-        if request["isolated"]:
-            hidden = tuple(Path(path) for path in request["hidden"])
-            enter_namespaces(MountPlan(Path(request["work"]), Path(request["home"]), hidden))
-            kernel = new_pid_namespace()
-            if kernel:  # here, outside the kernel's PID namespace: wait for it, and end as it ends
-                code = exit_code(os.waitpid(kernel, 0)[1])
-                return
-        else:
-            os.chdir(request["work"])
+        filesystem = Filesystem(
+            root=Path(request["root"]),
+            home=Path(request["home"]),
+            sockets=Path(request["sockets"]),
+            readable=tuple(Path(path) for path in request["readable"]),
+            disk_mb=request["disk_mb"],
+        )
+        connection_info = Path(request["connection_file"]).read_text()
+        enter_namespaces()
+        sockets = build_root(filesystem, connection_info)
+        socket.send_fds(connection, [b"sockets"], [sockets])
+        os.close(sockets)
+        connection.close()
+        bound, made = os.pipe()  # the kernel says it made its sockets
+        locked, lock = os.pipe()  # ... and waits to hear they are locked
+        kernel = new_pid_namespace()
+        if kernel:  # here, outside the kernel's PID namespace: lock its sockets, wait for it, and end as it ends
+            os.close(made), os.close(locked)
+            if os.read(bound, 1):
+                lock_sockets(filesystem)
+                os.write(lock, b"1")
+            code = exit_code(os.waitpid(kernel, 0)[1])
+            return
+        os.close(bound), os.close(lock)
+        enter_root(filesystem)
         os.environ.clear()
         os.environ.update(request["env"])
         from ipykernel.kernelapp import IPKernelApp
 
-        IPKernelApp.launch_instance(argv=["-f", request["connection_file"]])
+        app = IPKernelApp.instance()
+        app.initialize(["-f", str(filesystem.sockets / CONNECTION_FILE)])
+        os.write(made, b"1")
+        if os.read(locked, 1) != b"1":
+            raise RuntimeError("the sandbox could not lock the kernel's sockets")
+        app.start()
         code = 0
     except BaseException:
         traceback.print_exc()
@@ -236,22 +273,26 @@ def run_kernel(request: dict, streams: list[int]) -> NoReturn:
 
 
 def connect(address: str, job_file: str, kernel_command: Sequence[str]) -> int:
-    """Ask the server at ``address`` for a kernel as ``job_file`` describes; wait for it to end; its exit status."""
+    """Ask the server at ``address`` for a kernel as ``job_file`` describes; wait for it to end; its exit status.
+
+    The kernel's sockets are in its sandbox: the server's child sends a descriptor of their folder, and this process
+    links the job's ``sockets`` path to it (``/proc/PID/fd/N``), where the kernel's client connects.
+    """
     die_with_parent()  # the worker that launched this kernel
     job = json.loads(Path(job_file).read_text())
     request = {
         "connection_file": kernel_command[list(kernel_command).index("-f") + 1],
         "env": dict(os.environ),
         "limits": {name: resource.getrlimit(limit) for name, limit in LIMITS.items()},  # the worker's, inherited
-        "work": job["kernel_dir"],
-        "home": job["home"],
-        "hidden": job["hidden"],
-        "isolated": job["isolated"],
+        **{key: job[key] for key in ("root", "home", "sockets", "readable", "disk_mb")},
     }
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
         connection.connect(address)
         socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
-        reply = connection.recv(16)
+        reply, descriptors, _, _ = socket.recv_fds(connection, 16, 1)
+        if descriptors:  # the sockets' folder; then, when the kernel ends, its exit status
+            os.symlink(f"/proc/{os.getpid()}/fd/{descriptors[0]}", job["sockets"])
+            reply = connection.recv(16)
     return int(reply) if reply else 1
 
 

@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -28,8 +27,6 @@ from typing import TypeVar
 import nbformat
 from nbformat import NotebookNode
 from tqdm.auto import tqdm
-
-import course_utils
 
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
@@ -90,8 +87,6 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     if not submissions:
         return ClassGrades(collection, [], namespaces_available())
     clock.lap("collect")
-    # Hidden from every notebook: the course (solutions, gradebook, submissions), the input, the grader's home.
-    private = [root, course_dir, source.resolve()] + ([Path.home()] if Path.home() != Path("/") else [])
     # The kernels' fork server imports the labs' libraries (about 10 s of one core) while the labs are registered.
     with start_kernels(config.workers) as kernels:
         register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
@@ -125,7 +120,6 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         clock.lap("repair")
         graded += run_in_parallel(
             [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
-            private=private,
             workers=config.workers,
             kernels=kernels,
             limits=config.limits,
@@ -199,7 +193,6 @@ def start_kernels(workers: int) -> Iterator[Kernels]:
 
 def run_in_parallel(
     jobs: list[tuple[NotebookNode, list[str]]],
-    private: list[Path],
     workers: int,
     kernels: Kernels,
     limits: Limits,
@@ -208,7 +201,6 @@ def run_in_parallel(
 ) -> list[T]:
     """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
 
-    Every job gets an empty folder of its own; the ``private`` paths and the other jobs' folders are hidden from it.
     ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
     """
     if not jobs:  # nothing to run (every file was unreadable)
@@ -216,23 +208,16 @@ def run_in_parallel(
     if kernels.server is not None:
         kernels.server.ready()  # a server that failed to start stops the class here, once, with its reason
     work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
-    folders = [work_root / f"{index:04d}" for index in range(len(jobs))]  # short: the kernel's socket paths are in it
-    for folder in folders:
-        folder.mkdir()  # all of them now, so that each sandbox can hide the others
-    # What the kernel runs on stays visible: the environment, the Python it was made from, and course_utils.
-    package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
-    runtime = [Path(path).resolve() for path in (sys.prefix, sys.base_prefix, package)]
 
     def run(index: int) -> T:
-        needed = [*runtime, folders[index]]
-        hidden = [path for place in [*private, work_root] for path in covering(place.resolve(), needed)]
+        folder = work_root / f"{index:04d}"  # short: the kernel's socket paths are in it
         try:
             notebook, lab_references = jobs[index]
-            ran = run_sandboxed(notebook, folders[index], hidden, limits, kernels.env, lab_references, kernels.server)
+            ran = run_sandboxed(notebook, folder, limits, kernels.env, lab_references, kernels.server)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
-            shutil.rmtree(folders[index], ignore_errors=True)
+            shutil.rmtree(folder, ignore_errors=True)
         return then(index, ran)
 
     runs: list[T | None] = [None] * len(jobs)
@@ -248,16 +233,6 @@ def run_in_parallel(
     finally:
         shutil.rmtree(work_root, ignore_errors=True)
     return runs  # type: ignore[return-value]
-
-
-def covering(place: Path, needed: Iterable[Path]) -> Iterator[Path]:
-    """The paths to hide so that nothing under ``place`` can be seen but the ``needed`` paths (and their parents)."""
-    needed = list(needed)
-    if not any(place == path or place in path.parents for path in needed):
-        yield place
-    elif place not in needed and place.is_dir():
-        for child in sorted(place.iterdir()):
-            yield from covering(child, needed)
 
 
 def save(course_dir: Path, lab: GradedLab, executed: NotebookNode, release: NotebookNode) -> None:
@@ -295,6 +270,8 @@ def format_summary(grades: ClassGrades, course_dir: Path) -> str:
         lines.append(f"Not graded, the file name does not match the pattern: {', '.join(collection.unknown)}")
     for (student, lab), files in collection.duplicates.items():
         lines.append(f"Not graded, several files for {student} and {lab}: {', '.join(files)}")
+    for name, why in collection.refused.items():
+        lines.append(f"Not graded, refused: {name} ({why})")
     if not grades.isolated:
         lines.append("Warning: no user namespaces here; submissions ran with resource limits only, not isolated.")
     for lab in grades.broken:

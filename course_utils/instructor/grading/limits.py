@@ -15,7 +15,14 @@ class Limits:
     cell_seconds: int = 300
     memory_mb: int = 6144  # address space: a lab's kernel maps about 2-4 GB
     file_mb: int = 200  # largest file it may write
-    output_bytes: int = 100_000  # printed output kept per cell
+    disk_mb: int = 1024  # all it may write: its home is a folder in memory of this size
+    output_bytes: int = 100_000  # outputs kept per cell, every kind counted (a plot's image is some 30-80 kB)
+    notebook_output_bytes: int = 4_000_000  # outputs kept for the whole notebook
+
+    def __post_init__(self) -> None:
+        for name, value in vars(self).items():
+            if not value > 0:
+                raise ValueError(f"{name.replace('_', '-')} must be positive, not {value}.")
 
 
 def default_workers(cores: int | None = None) -> int:

@@ -5,19 +5,20 @@ it and records what the kernel does, in a folder the kernel cannot see. The kern
 imported the labs' libraries already (``forkserver.py``). What is isolated (Linux, no root privileges needed: user,
 mount, PID and network namespaces, entered with system calls in ``isolation.py``):
 
-- **files**: every mount is read-only except the kernel's own folder; the paths given as ``hidden`` (other
-  submissions, the solutions, the gradebook, the input files, the worker's record) are covered by empty read-only
-  filesystems; ``/dev/shm`` is private;
+- **files**: an allow-list. The kernel's root holds the system's programs and libraries, this Python and its
+  environment, and the package, read-only, and its home, a folder in memory of ``disk_mb`` megabytes; nothing else
+  of the machine (no course folder, no other submission, no ``/tmp``, no gradebook anywhere); ``/dev/shm`` is private;
 - **processes**: the kernel is the first process of a PID namespace, with its own ``/proc``: it sees only its own
   children, cannot signal or trace the worker, and when it ends every process it started ends with it; when the
   worker ends, its fork-server client dies with it (a parent-death signal) and the server kills the kernel;
 - **network**: a new network namespace with no interfaces, so every connection fails;
 - **resources**: address space (``memory_mb``), size of files written, and wall time (the whole process group is
-  killed); each cell is interrupted after ``cell_seconds``; printed output is capped per cell.
+  killed); each cell is interrupted after ``cell_seconds``; outputs of every kind are capped per cell and per
+  notebook (``worker.py``).
 
-What is not: CPU share (a submission can use every core until its time runs out) and reading world-readable files
-outside ``hidden``. Where namespaces are not available the kernel still runs with the resource limits and the
-worker's checks, but sees the machine's files and processes, and the run says ``isolated=False``.
+What is not: CPU share (a submission can use every core until its time runs out). Where namespaces are not available
+the kernel still runs with the resource limits and the worker's checks, but sees the machine's files and processes,
+and the run says ``isolated=False``.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ import course_utils
 from . import forkserver
 from .cells import CellRecord, RunStatus
 from .forkserver import ForkServer, home_variables
-from .isolation import namespaces_work
+from .isolation import namespaces_work, runtime_paths
 from .limits import Limits
 from .worker import EXECUTED, JOB, RECORD, SUBMISSION
 
-KERNEL_DIR, RECORD_DIR = "kernel", "record"  # in a submission's folder: the kernel's own, the worker's
+# In a submission's folder: the worker's record; the kernel's home where it has no namespaces (else it is in memory).
+RECORD_DIR, HOME_DIR = "record", "home"
+SOCKETS = "sockets"  # in the record: a link to the folder of the kernel's sockets, in its sandbox
 
 
 @dataclass
@@ -69,44 +72,46 @@ def namespaces_available() -> bool:
 def run_sandboxed(
     notebook: nbformat.NotebookNode,
     work: Path,
-    hidden: list[Path],
     limits: Limits,
     env: dict[str, str],
     references: Sequence[str] = (),
     server: ForkServer | None = None,
+    readable: Sequence[Path] = (),
 ) -> Run:
-    """Execute ``notebook`` in the empty folder ``work`` under the sandbox; never raises for what the code does.
+    """Execute ``notebook`` in the sandbox, recording in the empty folder ``work``; never raises for what the code does.
 
     ``references`` are the dotted names of the package's reference implementations of the lab's exercises: they
     raise while test cells run (see ``probe.py``). The kernel is forked by ``server`` (started with ``env``, see
-    ``forkserver.py``), or by a server of its own that imports nothing when none is given.
+    ``forkserver.py``), or by a server of its own that imports nothing when none is given. It reads the runtime, the
+    package and ``readable`` (a course's data outside the package, say), and nothing else of this machine.
     """
-    kernel_dir, record_dir = work / KERNEL_DIR, work / RECORD_DIR
-    kernel_dir.mkdir(parents=True, exist_ok=True)
-    record_dir.mkdir(exist_ok=True)
+    record_dir = work / RECORD_DIR
+    record_dir.mkdir(parents=True, exist_ok=True)
     isolated = namespaces_available()
     if isolated and server is None:
-        with ForkServer(env, home=kernel_dir, preload=()) as own:
-            return run_sandboxed(notebook, work, hidden, limits, env, references, own)
+        (work / HOME_DIR).mkdir(exist_ok=True)
+        with ForkServer(env, home=work / HOME_DIR, preload=()) as own:
+            return run_sandboxed(notebook, work, limits, env, references, own, readable)
     nbformat.write(notebook, record_dir / SUBMISSION)
-    # In the sandbox the kernel's folder is also mounted at the server's home: one path for every kernel.
-    home = server.home if server is not None else kernel_dir
-    prefix = []
-    if server is not None:  # the kernel is forked by the server, in new namespaces, with these paths hidden
-        hidden = [*hidden, record_dir, server.folder]
+    package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
+    if server is not None:  # forked by the server, in new namespaces: a home in memory, sockets reached by a link
         client = [sys.executable, "-m", forkserver.__name__, "connect", str(server.ready())]
-        prefix = [*client, str(record_dir / JOB), "--"]
+        place = {"prefix": [*client, str(record_dir / JOB), "--"], "folder": record_dir, "home": server.home}
+        place |= {"sockets": record_dir / SOCKETS, "root": server.root}
+    else:  # no namespaces here: a kernel of the machine's, in a folder of its own
+        place = {"prefix": [], "folder": work / HOME_DIR, "home": work / HOME_DIR, "sockets": work / HOME_DIR / ".ipc"}
+        place["folder"].mkdir(exist_ok=True)
     job = {
-        "prefix": prefix,
-        "kernel_dir": str(kernel_dir),
-        "home": str(home),
-        "hidden": [str(path) for path in hidden if path.exists()],
+        **{key: value if isinstance(value, list) else str(value) for key, value in place.items()},
+        "readable": [str(path) for path in runtime_paths(package, readable)],
+        "disk_mb": limits.disk_mb,
         "isolated": isolated,
-        "env": {**env, **home_variables(home)},
+        "env": {**env, **home_variables(place["home"])},
         "cell_seconds": limits.cell_seconds,
         "output_bytes": limits.output_bytes,
+        "notebook_output_bytes": limits.notebook_output_bytes,
         "references": list(references),
-        "package": str(Path(course_utils.__file__).parent),
+        "package": str(package),
     }
     (record_dir / JOB).write_text(json.dumps(job))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import stat
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Collection:
     submissions: list[Submission] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # files whose name does not match (or gives no usable id)
     duplicates: dict[tuple[str, str], list[str]] = field(default_factory=dict)  # (student, lab) -> files
+    refused: dict[str, str] = field(default_factory=dict)  # file -> why it is not read (a symbolic link)
 
 
 def compile_pattern(pattern: str, labs: list[str]) -> re.Pattern[str]:
@@ -46,12 +48,16 @@ def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEF
 
     Notebooks are copied to ``destination/<student>/<lab>/<lab>.ipynb``, nbgrader's layout. A file whose name does
     not match is reported as unknown; two files for the same student and lab are both reported and neither is
-    graded (which one is the final one is for the instructor to say).
+    graded (which one is the final one is for the instructor to say). A symbolic link is refused, never followed: it
+    could lead to any file the grader can read (a solution, another student's notebook).
     """
     matcher = compile_pattern(pattern, labs)
     found: dict[tuple[str, str], list[tuple[str, bytes]]] = defaultdict(list)
     collection = Collection()
     for name, read in _notebook_files(source):
+        if read is None:
+            collection.refused[name] = "a symbolic link"
+            continue
         match = matcher.match(PurePosixPath(name).name)
         if match is None or match["lab"] not in labs or not SAFE_STUDENT.fullmatch(match["student"]):
             collection.unknown.append(name)
@@ -70,16 +76,24 @@ def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEF
 
 
 def _notebook_files(source: Path):
-    """(name, reader) for every file in a folder or a zip, skipping folders and macOS metadata."""
+    """(name, reader) for every file in a folder or a zip, skipping folders and macOS metadata; the reader is None for
+    a symbolic link."""
     if zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
             for info in archive.infolist():
                 if not info.is_dir() and not info.filename.startswith("__MACOSX/"):
+                    if stat.S_ISLNK(info.external_attr >> 16):  # Unix mode bits, in the high half
+                        yield info.filename, None
+                        continue
                     data = archive.read(info)
                     yield info.filename, (lambda data=data: data)
     elif source.is_dir():
         for path in sorted(source.rglob("*")):
-            if path.is_file() and not path.name.startswith("."):
+            if path.name.startswith("."):
+                continue
+            if path.is_symlink():
+                yield str(path.relative_to(source)), None
+            elif path.is_file():
                 yield str(path.relative_to(source)), path.read_bytes
     else:
         raise FileNotFoundError(f"{source} is neither a folder nor a zip file.")

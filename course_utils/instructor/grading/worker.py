@@ -7,7 +7,7 @@ its own user, mount, PID and network namespaces, and talks to this process only 
 grader reads back is written here, in a folder the kernel cannot see, after every cell (so that a timeout or a dead
 kernel keeps the cells run so far):
 
-- ``executed.ipynb``, the notebook with the outputs the kernel sent (capped in size);
+- ``executed.ipynb``, the notebook with the outputs the kernel sent (capped in size, see `OutputBudget`);
 - ``record.json``: how the run ended, and for each cell the kernel's execute reply (its status, not only the error
   it chose to print) and what the integrity checks of ``probe.py`` found before and after each test cell.
 """
@@ -39,28 +39,57 @@ PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
 PROBE_SECONDS = 60  # the checks take milliseconds; a kernel that does not answer in a minute has been tampered with
 
 
-def cap_outputs(notebook: nbformat.NotebookNode, max_bytes: int) -> None:
-    """Shorten each cell's text outputs to ``max_bytes`` characters in all (100k printed lines stay readable)."""
-    for cell in notebook.cells:
-        budget, kept = max_bytes, []
-        for output in cell.get("outputs", []):
-            if "text" not in output:
-                kept.append(output)
-                continue
-            if budget <= 0:
-                continue  # already cut: the marker is in an earlier output
-            text = output["text"] if isinstance(output["text"], str) else "".join(output["text"])
-            output["text"] = text[:budget] + (TRUNCATED if len(text) > budget else "")
-            budget -= len(text)
-            kept.append(output)
-        if "outputs" in cell:
-            cell["outputs"] = kept
+class OutputBudget:
+    """What a notebook's outputs may take: ``cell_bytes`` per cell and ``notebook_bytes`` in all, every kind counted
+    (text by its characters, an image or other data by its encoded size). An output past either is shortened (text,
+    an error) or left out (anything else), with one mark where the cut is; the cell's later outputs are left out."""
+
+    def __init__(self, cell_bytes: int, notebook_bytes: int):
+        self.cell_bytes, self.left = cell_bytes, notebook_bytes
+        self.spent: dict[int, int] = {}  # by cell index
+        self.cut: set[int] = set()  # cells whose mark is written
+
+    def admit(self, output: nbformat.NotebookNode, cell: int) -> nbformat.NotebookNode | None:
+        """The output as kept (itself, shortened, or the mark), or None when the cell was already cut."""
+        if cell in self.cut:
+            return None
+        room = max(0, min(self.cell_bytes - self.spent.get(cell, 0), self.left))
+        size = output_size(output)
+        if size > room:
+            self.cut.add(cell)
+            output = shortened(output, room)
+            size = room
+        self.spent[cell] = self.spent.get(cell, 0) + size
+        self.left -= size
+        return output
+
+
+def output_size(output: nbformat.NotebookNode) -> int:
+    """How much an output takes: its text, its traceback, or its data in every format it has."""
+    if "text" in output:
+        return len(output["text"])
+    if output.get("output_type") == "error":
+        return sum(len(line) for line in output.get("traceback", [])) + len(output.get("evalue", ""))
+    return sum(len(json.dumps(value)) for value in output.get("data", {}).values())
+
+
+def shortened(output: nbformat.NotebookNode, room: int) -> nbformat.NotebookNode:
+    """``output`` cut to ``room`` characters and marked: a text, an error's message; anything else becomes the mark."""
+    if "text" in output:
+        output["text"] = output["text"][:room] + TRUNCATED
+        return output
+    if output.get("output_type") == "error":  # scoring reads the error's name: keep it
+        output["evalue"], output["traceback"] = output.get("evalue", "")[:room] + TRUNCATED, []
+        return output
+    return nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED)
 
 
 class GradingClient(NotebookClient):
     """nbclient's client, with the integrity checks around every test cell and each cell's execute reply kept.
 
     Test cells run without ``store_history``, so that later cells cannot read them back from ``In`` or the history.
+    Outputs are admitted against ``budget`` as they arrive; a display is kept as first shown (an update could be of
+    any size), and widgets are not followed (their state would be saved with the notebook).
     """
 
     def __init__(
@@ -70,10 +99,12 @@ class GradingClient(NotebookClient):
         references: list[str],
         package: str,
         records: dict[int, CellRecord],
+        budget: OutputBudget,
         **options: Any,
     ):
         super().__init__(notebook, **options)
         self.references, self.package, self.records = references, package, records  # records: filled as cells run
+        self.budget = budget
         self.baseline: dict[str, str] | None = None
         self.on_cell_executed = self.keep_reply
 
@@ -83,6 +114,22 @@ class GradingClient(NotebookClient):
         error = f"{content.get('ename', '')}: {content.get('evalue', '')}".strip(": ")
         record = self.records.setdefault(cell_index, CellRecord())
         record.reply, record.error = content.get("status", "no reply"), error
+
+    def output(
+        self, outs: list[nbformat.NotebookNode], msg: dict, display_id: str | None, cell_index: int
+    ) -> nbformat.NotebookNode | None:
+        """nbclient's, then the output admitted against the budget (shortened, or left out)."""
+        output = super().output(outs, msg, display_id, cell_index)
+        if output is not None and outs and outs[-1] is output:
+            kept = self.budget.admit(output, cell_index)
+            outs[-1:] = [kept] if kept is not None else []
+        return output
+
+    def _update_display_id(self, display_id: str, msg: dict) -> None:
+        """nbclient's handler of display updates: none are applied."""
+
+    def handle_comm_msg(self, outs: list[nbformat.NotebookNode], msg: dict, cell_index: int) -> None:
+        """nbclient's handler of widget messages: none are followed."""
 
     async def async_execute_cell(  # type: ignore[override]
         self,
@@ -166,18 +213,16 @@ def main(folder: str) -> None:
     """Run the job described in ``folder/job.json``, saving the notebook and the record after each cell."""
     record_dir = Path(folder)
     job = json.loads((record_dir / JOB).read_text())
-    executed, limit = record_dir / EXECUTED, int(job["output_bytes"])
+    executed = record_dir / EXECUTED
     records: dict[int, CellRecord] = {}
     status = {"status": RunStatus.OK, "detail": ""}
 
     def save(notebook: nbformat.NotebookNode | None = None) -> None:
         if notebook is not None:
-            cap_outputs(notebook, limit)
             nbformat.write(notebook, executed)
         cells = {index: asdict(record) for index, record in records.items()}
         (record_dir / RECORD).write_text(json.dumps({**status, "cells": cells}))
 
-    kernel_dir = Path(job["kernel_dir"])
     try:
         execute_notebook(
             record_dir / SUBMISSION,
@@ -186,11 +231,12 @@ def main(folder: str) -> None:
             timeout=int(job["cell_seconds"]),
             allow_errors=True,
             after_cell=save,
-            kernel=KernelPlace(folder=kernel_dir, sockets=kernel_dir / ".ipc", prefix=tuple(job["prefix"])),
+            kernel=KernelPlace(folder=Path(job["folder"]), sockets=Path(job["sockets"]), prefix=tuple(job["prefix"])),
             client_class=GradingClient,
             references=job["references"],
             package=job["package"],
             records=records,
+            budget=OutputBudget(int(job["output_bytes"]), int(job["notebook_output_bytes"])),
         )
     except DeadKernelError:
         status = {"status": RunStatus.KERNEL_DIED, "detail": "the kernel died (os._exit, a crash or the memory limit)"}
