@@ -17,7 +17,8 @@ each kind's points from each grader (and how many of them ``course grade`` flagg
 
 Where ``course grade``'s time goes: its phases (`ClassGrades.phases`), and per lab the seconds
 per submission, split into the notebook's cells (from the timings nbclient records in each graded notebook: test
-cells and the rest) and the overhead around them (forking the kernel, the integrity probes, saving). While it grades,
+cells, of which the checks run apart from the kernel, and the rest) and the overhead around them (forking the
+kernel, the integrity probes, saving). While it grades,
 a thread samples every two seconds the memory of the grader and everything it started (the sum of proportional set
 sizes: pages the forked kernels share are counted once), the largest single process, and the grader's open file
 descriptors. Sampling is not free: the kernel walks a process's page tables to sum its proportional set size (7 ms of
@@ -196,13 +197,14 @@ def cell_seconds(notebook_path: Path) -> tuple[float, float]:
 
 
 def where_the_time_goes(graded: list, course_dir: Path) -> dict[str, list[float]]:
-    """Per lab, the mean seconds per submission: in all, in test cells, in other cells, and around the cells."""
-    by_lab: dict[str, list[tuple[float, float, float]]] = {}
+    """Per lab, the mean seconds per submission: in all, in test cells (of which in the checks apart from the kernel),
+    in other cells, and around the cells."""
+    by_lab: dict[str, list[tuple[float, float, float, float]]] = {}
     for lab in graded:
         path = course_dir / "autograded" / lab.student / lab.lab / f"{lab.lab}.ipynb"
         if path.exists():
             tests, others = cell_seconds(path)
-            by_lab.setdefault(lab.lab, []).append((lab.seconds, tests, others))
+            by_lab.setdefault(lab.lab, []).append((lab.seconds, tests, lab.check_seconds, others))
     return {
         name: [sum(values) / len(rows) for values in zip(*rows, strict=True)] + [len(rows)]
         for name, rows in sorted(by_lab.items())
@@ -294,9 +296,11 @@ def main() -> None:
     print(
         "course grade, by phase: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in grades.phases.items())
     )
-    print(f"{'lab':<26}{'submissions':>12}{'s each':>8}{'test cells':>12}{'other cells':>13}{'around cells':>14}")
-    for name, (seconds, tests, others, runs) in per_lab.items():
-        print(f"{name:<26}{runs:>12.0f}{seconds:>8.1f}{tests:>12.1f}{others:>13.1f}{seconds - tests - others:>14.1f}")
+    header = f"{'lab':<26}{'submissions':>12}{'s each':>8}{'test cells':>12}{'(checks)':>10}{'other cells':>13}"
+    print(header + f"{'around cells':>14}")
+    for name, (seconds, tests, checks, others, runs) in per_lab.items():
+        row = f"{name:<26}{runs:>12.0f}{seconds:>8.1f}{tests:>12.1f}{checks:>10.1f}{others:>13.1f}"
+        print(row + f"{seconds - tests - others:>14.1f}")
     print(
         f"Peaks while grading: {watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
         f"{watch.peak_process / 2**30:.2f} GiB in one process; open files in the grader: {watch.files_at_start} "

@@ -1,8 +1,10 @@
-"""What the labs' test cells use to check an exercise: that it was done, not handed to a library, and what a plot
-shows, however it was drawn."""
+"""What the labs' test cells use to check an exercise: that it was done, not handed to a library, what a plot
+shows, however it was drawn, and the seed of a hidden test's inputs."""
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -92,3 +94,12 @@ def plotted_points(axes: Axes) -> dict[str, list[tuple[float, float]]]:
         key = "" if label.startswith("_") else label
         shown.setdefault(key, []).extend((float(x), float(y)) for x, y in np.asarray(xy, dtype=float).reshape(-1, 2))
     return shown
+
+
+def grading_seed() -> int:
+    """The seed a hidden test draws its inputs from: the grader's secret while ``course grade`` checks a notebook
+    (``COURSE_GRADING_SEED``, set for its checks alone, never in the student's kernel), a fresh one anywhere else.
+
+    An answer can only pass such a test by computing: nobody knows its inputs before it runs.
+    """
+    return int(os.environ.get("COURSE_GRADING_SEED") or secrets.randbelow(2**31))

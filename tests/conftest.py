@@ -10,6 +10,7 @@ import course_utils.instructor  # noqa: E402, F401  before nbformat: 2 s of impo
 # isort: split
 import logging  # noqa: E402
 import warnings  # noqa: E402
+from html.parser import HTMLParser  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import datasets  # noqa: E402
@@ -108,3 +109,23 @@ def restore_quiet_state(monkeypatch):
         datasets.enable_progress_bars()
     if hub_bars:
         huggingface_hub.utils.enable_progress_bars()
+
+
+class Elements(HTMLParser):
+    """Every start tag of a page, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, {name: value or "" for name, value in attrs}))
+
+
+def active_content(page: str) -> list[str]:
+    """What in an HTML page could run or load something: script-like elements, event handlers, ``javascript:``."""
+    elements = Elements()
+    elements.feed(page)
+    found = [tag for tag, _ in elements.tags if tag in {"script", "iframe", "object", "embed", "svg", "base"}]
+    found += [f"{tag} {name}" for tag, attrs in elements.tags for name in attrs if name.startswith("on")]
+    return found + [value for _, attrs in elements.tags for value in attrs.values() if "javascript:" in value.lower()]

@@ -1,8 +1,8 @@
 """Feedback pages: the student's run with verdicts, and not a trace of the hidden tests."""
 
 import re
-from html.parser import HTMLParser
 
+from conftest import Elements, active_content
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from course_utils.instructor.grading.feedback import HIDDEN_LINE, feedback_notebook, redact_traceback, write_html
@@ -74,17 +74,6 @@ def test_hidden_tests_a_student_printed_are_scrubbed_from_every_output():
     assert value.data["text/plain"] == HIDDEN_LINE
 
 
-class Elements(HTMLParser):
-    """Every start tag of a page, with its attributes."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: list[tuple[str, dict[str, str]]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.append((tag, {name: value or "" for name, value in attrs}))
-
-
 def test_a_page_made_from_hostile_cells_and_strings_runs_nothing(tmp_path):
     """Raw HTML in Markdown and in outputs, a script output, links to javascript:, and a cell id and a reason chosen by
     the student's code: the page keeps them as text or drops them, and forbids scripts."""
@@ -105,12 +94,9 @@ def test_a_page_made_from_hostile_cells_and_strings_runs_nothing(tmp_path):
     repairs = [Repair("`</code><script>alert(10)</script>", "removed grading metadata from an extra cell")]
     write_html(feedback_notebook(executed, release, [reason], repairs), tmp_path / "page.html")
     page = (tmp_path / "page.html").read_text()
+    assert active_content(page) == []
     elements = Elements()
     elements.feed(page)
-    assert [tag for tag, _ in elements.tags if tag in {"script", "iframe", "object", "embed", "svg"}] == []
-    handlers = [(tag, name) for tag, attrs in elements.tags for name in attrs if name.startswith("on")]
-    links = [value for _, attrs in elements.tags for value in attrs.values() if "javascript:" in value.lower()]
-    assert handlers == [] and links == []
     (policy,) = [a["content"] for tag, a in elements.tags if a.get("http-equiv") == "Content-Security-Policy"]
     assert "default-src 'none'" in policy and "script" not in policy  # nothing allows a script back
     assert "alert(10)" in re.sub(r"<[^>]+>", "", page)  # the cell id is shown, as text

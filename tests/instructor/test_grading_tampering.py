@@ -17,13 +17,22 @@ import time
 
 import nbformat
 import pytest
-from conftest import LABS, ROOT, read_solution
+from conftest import LABS, ROOT, active_content, read_solution
 from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.instructor.grading import simulate
-from course_utils.instructor.grading.cells import SOLUTION_BLOCK, grading_info, is_test, references
+from course_utils.instructor.grading.cells import (
+    SOLUTION_BLOCK,
+    Segment,
+    grading_info,
+    is_checked,
+    is_test,
+    references,
+    segments,
+)
 from course_utils.instructor.grading.grade import GradeConfig, format_summary, grade_class
 from course_utils.instructor.grading.limits import Limits
+from course_utils.instructor.grading.repair import Repair
 from course_utils.instructor.release import release
 
 LAB = "mini"
@@ -55,56 +64,101 @@ ANSWERS = {
     ### END SOLUTION
 """,
 }
+# Each test calls the student's code first, then checks what it returned (after ``### CHECK``); its hidden part draws
+# its inputs from the grader's secret seed, calls, and checks against the package's references.
 TESTS = {
     "test_format": (
         1,
         """text = format_conversation("Hi", "Hello")
+### CHECK
 assert isinstance(text, str), "Return a string."
 assert text == "Human: Hi\\n\\nAssistant: Hello", f"Unexpected text: {text!r}"
 ### BEGIN HIDDEN TESTS
-assert format_conversation("a\\nb", " c ") == "Human: a\\nb\\n\\nAssistant:  c "
+import random
+
+from course_utils.checks import grading_seed
+
+draw = random.Random(grading_seed())
+prompts = ["".join(draw.choices("ab \\n", k=draw.randrange(6))) for _ in range(4)]
+responses = ["".join(draw.choices("cd \\n", k=draw.randrange(6))) for _ in range(4)]
+### CALL
+answers = [format_conversation(prompt, response) for prompt, response in zip(prompts, responses)]
+### CHECK
+assert answers == [f"Human: {prompt}\\n\\nAssistant: {response}" for prompt, response in zip(prompts, responses)]
 ### END HIDDEN TESTS
 """,
     ),
     "test_loss": (
         2,
-        """loss = bradley_terry_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]))
+        """import math
+
+import numpy as np
+import torch
+
+loss = bradley_terry_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]))
+### CHECK
 expected = (math.log(1 + math.exp(-1.0)) + math.log(2.0)) / 2
 assert abs(loss.item() - expected) < 1e-6, f"Expected {expected:.6f}, got {loss.item():.6f}."
 ### BEGIN HIDDEN TESTS
-chosen, rejected = torch.tensor([2.0, -1.0, 0.5]), torch.tensor([0.0, 1.0, 0.5])
+from course_utils.checks import grading_seed
+
+generator = torch.Generator().manual_seed(grading_seed())
+chosen, rejected = torch.randn(6, generator=generator) * 4, torch.randn(6, generator=generator) * 4
+### CALL
+loss = bradley_terry_loss(chosen, rejected)
+### CHECK
 reference = torch.nn.functional.softplus(rejected - chosen).mean()
-assert torch.allclose(bradley_terry_loss(chosen, rejected), reference)
-assert np.allclose(bradley_terry_loss(chosen, rejected).numpy(), reference.numpy())
-assert math.isclose(bradley_terry_loss(chosen, rejected).item(), reference.item(), rel_tol=1e-6)
+assert torch.allclose(loss, reference, atol=1e-6)
+assert np.allclose(loss.numpy(), reference.numpy())
+assert math.isclose(loss.item(), reference.item(), rel_tol=1e-6)
 ### END HIDDEN TESTS
 """,
     ),
     "test_rewards": (
         2,
-        """from course_utils.ppo.losses import last_response_index
+        """import torch
 
 kl = torch.tensor([[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8]])
 mask = torch.tensor([[0.0, 1.0, 1.0, 0.0], [1.0, 1.0, 1.0, 1.0]])
 rewards = kl_penalised_rewards(torch.tensor([2.0, -1.0]), kl, mask, 0.5)
-assert rewards.shape == kl.shape, "Rewards have the shape of kl."
+### CHECK
+assert rewards.shape == (2, 4), "Rewards have the shape of kl."
 ### BEGIN HIDDEN TESTS
-last = last_response_index(mask)  # a package helper as the oracle: the score sits on the last response token
-assert torch.allclose(rewards[torch.arange(2), last] + 0.5 * kl[torch.arange(2), last], torch.tensor([2.0, -1.0]))
-assert torch.allclose(rewards * (1 - mask), torch.zeros_like(rewards))
+from course_utils.checks import grading_seed
+from course_utils.ppo.losses import kl_penalised_rewards as reference
+
+generator = torch.Generator().manual_seed(grading_seed())
+kl, scores = torch.rand(3, 6, generator=generator), torch.randn(3, generator=generator)
+starts, ends = torch.randint(0, 2, (3, 1), generator=generator), torch.randint(3, 7, (3, 1), generator=generator)
+mask = ((torch.arange(6) >= starts) & (torch.arange(6) < ends)).float()  # a query, the response, then padding
+### CALL
+rewards = kl_penalised_rewards(scores, kl, mask, 0.5)
+### CHECK
+assert torch.allclose(rewards, reference(scores, kl, mask, 0.5), atol=1e-6)
 ### END HIDDEN TESTS
 """,
     ),
     "test_policy_loss": (
         2,
-        """logprobs = torch.log(torch.tensor([[1.5, 0.5, 1.1]]))  # ratios 1.5, 0.5, 1.1 (old log-probs 0)
+        """import torch
+
+logprobs = torch.log(torch.tensor([[1.5, 0.5, 1.1]]))  # ratios 1.5, 0.5, 1.1 (old log-probs 0)
 loss = clipped_policy_loss(logprobs, torch.zeros(1, 3), torch.tensor([[1.0, 1.0, -1.0]]), torch.ones(1, 3), 0.2)
+### CHECK
 # token 0: max(-1.5, -1.2) = -1.2 (clipped); token 1: max(-0.5, -0.8) = -0.5; token 2: max(1.1, 1.1) = 1.1
 assert abs(loss.item() - (-0.2)) < 1e-6, f"Expected (-1.2 - 0.5 + 1.1) / 3 = -0.2, got {loss.item():.6f}."
 ### BEGIN HIDDEN TESTS
-advantages, half = torch.tensor([[1.0, 1.0, -1.0]]), torch.tensor([[1.0, 1.0, 0.0]])
-masked = clipped_policy_loss(logprobs, torch.zeros(1, 3), advantages, half, 0.2)
-assert abs(masked.item() - (-0.85)) < 1e-6
+from course_utils.checks import grading_seed
+from course_utils.ppo.losses import clipped_policy_loss as reference
+
+generator = torch.Generator().manual_seed(grading_seed())
+logprobs, old = torch.randn(2, 5, generator=generator) * 0.3, torch.randn(2, 5, generator=generator) * 0.3
+advantages, mask = torch.randn(2, 5, generator=generator), torch.ones(2, 5)
+mask[:, 3:] = 0.0
+### CALL
+loss = clipped_policy_loss(logprobs, old, advantages, mask, 0.2)
+### CHECK
+assert torch.allclose(loss, reference(logprobs, old, advantages, mask, 0.2), atol=1e-6)
 ### END HIDDEN TESTS
 """,
     ),
@@ -208,6 +262,73 @@ sys.modules["course_utils"] = types.ModuleType("course_utils")
 """
 
 
+FORGED = """import inspect
+
+kernel = get_ipython().kernel
+real = kernel.do_execute
+
+
+async def do_execute(*args, **kwargs):  # every reply says "ok", whatever the cell did
+    reply = real(*args, **kwargs)
+    reply = await reply if inspect.isawaitable(reply) else reply
+    return {**reply, "status": "ok"}
+
+
+kernel.do_execute = do_execute
+
+
+def bradley_terry_loss(chosen, rejected):
+    raise ValueError("not written")
+"""
+COMPILED = """import torch
+
+namespace = {}
+exec(compile("def allclose(*args, **kwargs):\\n    return True\\n", torch.__file__, "exec"), namespace)
+torch.allclose = namespace["allclose"]  # a library function, compiled under the library's own file name
+"""
+BLINDED = "get_ipython().user_expressions = lambda expressions: {}  # whatever the grader asks, it hears nothing\n"
+# The visible test's answer, learned from the notebook (or an earlier feedback page), returned whatever the input.
+HARD_CODED = 'def format_conversation(prompt, response):\n    return "Human: Hi\\n\\nAssistant: Hello"\n'
+ANYTHING = "from unittest import mock\n\n\ndef format_conversation(prompt, response):\n    return mock.ANY\n"
+PARTIAL = "import functools\n\nclipped_policy_loss = functools.partial(losses.clipped_policy_loss)\n"
+# Looks for the grader from inside: the processes it can see, its parent, what is beside its sockets, the sockets
+# of its network namespace, and the grader's folders.
+REACHING = """import glob
+import json
+import os
+
+from ipykernel import get_connection_file
+
+sockets = os.path.dirname(json.load(open(get_connection_file()))["ip"])
+print("processes:", sorted(name for name in os.listdir("/proc") if name.isdigit()), "parent:", os.getppid())
+print("beside its sockets:", sorted(os.listdir(os.path.dirname(sockets))))
+mine = (sockets + "/", os.environ["HOME"] + "/")
+print("files of the grader:", [path for path in glob.glob("/tmp/**", recursive=True) if os.path.isfile(path)
+                               and not path.startswith(mine)])
+"""
+REACHED = [
+    "processes: ['1'] parent: 0",  # alone in its PID namespace: the worker and the checker are outside it
+    "beside its sockets: ['sockets']",  # the worker's record, its checker's pipes and log: none of them here
+    "files of the grader: []",
+]
+MARKUP_ID = '=HYPERLINK("https://example.org/?leak")<script>alert(1)</script>'
+MARKUP = """from IPython.display import HTML, Markdown, display
+
+display(HTML("<script>alert(2)</script><img src=x onerror=alert(3)>"))
+display(Markdown("[click](javascript:alert(4))"))
+"""
+
+
+def with_markup(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Active content in outputs and in a Markdown cell, and an extra cell claiming a grading id made of a
+    spreadsheet formula and a script."""
+    changed = simulate.with_cell_after(notebook, "test_format", MARKUP)
+    extra = new_code_cell("pass")
+    extra.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": MARKUP_ID, "points": 5}
+    changed.cells += [extra, nbformat.v4.new_markdown_cell("<img src=x onerror=alert(5)><script>alert(6)</script>")]
+    return changed
+
+
 def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -> dict[str, nbformat.NotebookNode]:
     """Every student's notebook: one way each of getting points without the work (and the honest ones)."""
     good = simulate.solved(release, source)
@@ -224,70 +345,64 @@ def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -
         "patched": patched(NUMERIC),
         "shadow": patched("abs = lambda x: 0\n"),
         "hooked": patched(HOOK + "\n\n" + THREAD),
+        "compiled": patched(COMPILED),
+        "forged": simulate.with_source(good, "bradley_terry_loss", FORGED),
+        "blinded": simulate.with_source(good, "bradley_terry_loss", ANSWERS["bradley_terry_loss"] + BLINDED),
         "oracle": simulate.with_source(good, "kl_penalised_rewards", WRONG_REWARDS + FIRST_INDEX),
         "fakepkg": simulate.with_source(good, "kl_penalised_rewards", FAKE_PACKAGE),
         "exit": simulate.with_cell_after(wrong_loss, "test_format", simulate.FAKE_PASS),
         "magic": simulate.with_source(good, "format_conversation", MAGIC),
+        "anything": simulate.with_source(good, "format_conversation", ANYTHING),
+        "hardcoded": simulate.with_source(good, "format_conversation", HARD_CODED),
         "delegating": simulate.with_source(delegating, "clipped_policy_loss", COPY),
+        "partial": simulate.with_source(good, "clipped_policy_loss", PARTIAL),
+        "reaching": simulate.with_cell_after(good, "test_format", REACHING),
+        "markup": with_markup(good),
     }
 
 
-def tampering(*found: str) -> str:
-    return "tampering: " + "; ".join(found)
-
-
-ALLCLOSE = "torch.allclose runs notebook code"
-PATCHED = [
-    "math.isclose runs notebook code",
-    "numpy.allclose runs notebook code",
-    ALLCLOSE,
-    "builtins.abs was replaced",  # from the comparison with the baseline, after the checks' own findings
-]
-FAKES = ["course_utils is not the installed module", "course_utils.ppo.losses is not the installed module"]
-HOOKED = [
-    "a background thread runs notebook code",
-    "notebook code runs on IPython's pre_run_cell event",
-    "notebook code runs on every garbage collection (gc.callbacks)",
-    "notebook code waits in a weakref.finalize",
-    "the thread 'patcher' runs notebook code",
-    "the thread 'restorer' runs notebook code",
-    ALLCLOSE,
-]
-LATER = ("test_loss", "test_rewards", "test_policy_loss")  # every test after the patch
-EVERY = ("test_format", *LATER)
+LATER = ("test_loss", "test_rewards", "test_policy_loss")  # every test after the second answer
+LATER_READS = {"test_loss": "loss", "test_rewards": "rewards", "test_policy_loss": "loss"}  # what its check reads
+WRONG = "AssertionError: Expected 0.503204, got 0.000000."  # the visible check, on the wrong loss
+ABSENT = (
+    "NotImplementedError: course_utils.ppo.losses.{} is the package's own solution to an exercise: it does not exist"
+    " while your lab is graded"
+)
+UNREAD = "the check could not read what your code made: "
+NOT_DATA = UNREAD + "text is a {}, not data (numbers, text, lists, dicts, tensors)"
 # student -> (points, how the run ended, {question: reason} for every question that lost points)
 EXPECTED = {
     "honest": (MAX, "ok", {}),
-    # A patch scores 0 on every test from the one it was made before on; the tests before it keep their points.
-    # A name shadowed in the notebook costs only the tests that use it.
-    "shadow": (
-        3.0,
-        "ok",
-        {q: tampering("abs is redefined in the notebook") for q in ("test_loss", "test_policy_loss")},
-    ),
-    # The builtins and the numeric helpers tests compare with, patched to agree with a wrong answer.
-    "patched": (1.0, "ok", {q: tampering(*PATCHED) for q in LATER}),
-    # Code that patches around every cell, in a thread of its own, or waits to run later (to undo a patch).
-    "hooked": (1.0, "ok", {q: tampering(*HOOKED) for q in LATER}),
-    "oracle": (
-        3.0,
-        "ok",
-        {q: tampering("course_utils.ppo.losses.last_response_index runs notebook code") for q in LATER[1:]},
-    ),
-    "fakepkg": (3.0, "ok", {q: tampering(*FAKES) for q in LATER[1:]}),
-    "exit": (1.0, "kernel died", {q: "the kernel died (os._exit, a crash or the memory limit)" for q in LATER}),
-    "magic": (0.0, "ok", {q: tampering("the notebook's class Magic overrides __eq__") for q in EVERY}),
-    # Delegation costs the exercise only: an import of the reference, and a copy of its code object.
+    # Whatever the kernel's code patches, hooks, forges or fakes, the checks run elsewhere: each earns exactly its
+    # honest work, and a wrong answer fails as wrong.
+    "patched": (5.0, "ok", {"test_loss": WRONG}),
+    "shadow": (5.0, "ok", {"test_loss": WRONG}),
+    "hooked": (5.0, "ok", {"test_loss": WRONG}),
+    "compiled": (5.0, "ok", {"test_loss": WRONG}),
+    "forged": (5.0, "ok", {"test_loss": UNREAD + "loss is not defined"}),
+    # Blinding what reports to the grader only keeps its own values from the checks.
+    "blinded": (1.0, "ok", {q: f"{UNREAD}the kernel gave no answer for {name}" for q, name in LATER_READS.items()}),
+    "oracle": (5.0, "ok", {"test_rewards": "AssertionError"}),
+    "fakepkg": (MAX, "ok", {}),
+    "exit": (1.0, "kernel died", dict.fromkeys(LATER, "the kernel died (os._exit, a crash or the memory limit)")),
+    # Values that compare equal to anything are not data: they never reach a check.
+    "magic": (6.0, "ok", {"test_format": NOT_DATA.format("Magic")}),
+    "anything": (6.0, "ok", {"test_format": NOT_DATA.format("_ANY")}),
+    # The hidden part draws its inputs from the grader's secret seed: a hard-coded answer fails it.
+    "hardcoded": (6.0, "ok", {"test_format": "AssertionError"}),
+    # The references do not exist in the kernel: an import, a copy of the code or a partial of them raises.
     "delegating": (
         3.0,
         "ok",
         {
-            "test_rewards": f"delegation: kl_penalised_rewards is the package's {REFERENCES[0]}",
-            "test_policy_loss": f"delegation: clipped_policy_loss runs a copy of the package's {REFERENCES[1]}",
+            "test_rewards": ABSENT.format("kl_penalised_rewards"),
+            "test_policy_loss": ABSENT.format("clipped_policy_loss"),
         },
     ),
+    "partial": (5.0, "ok", {"test_policy_loss": ABSENT.format("clipped_policy_loss")}),
+    "reaching": (MAX, "ok", {}),
+    "markup": (MAX, "ok", {}),
 }
-FLAGGED = {"patched", "shadow", "hooked", "oracle", "fakepkg", "magic"}
 
 
 @pytest.fixture(scope="module")
@@ -305,6 +420,7 @@ def graded(tmp_path_factory):
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
+    (inbox / f"linked_{LAB}.ipynb").symlink_to(root / "solutions" / LAB / f"{LAB}.ipynb")  # the course's solution
     course_dir = base / "course"
     limits = Limits(wall_seconds=120, cell_seconds=30)
     began = time.perf_counter()
@@ -323,13 +439,21 @@ def test_each_vector_earns_exactly_the_honest_work(graded, student):
     assert (lab.points, lab.max_points, lab.status) == (points, MAX, status)
 
 
-def test_tampering_is_flagged_for_the_instructor_in_the_summary_and_the_export(graded):
+def test_the_checks_are_out_of_the_kernels_reach(graded):
+    _, course_dir, _, _ = graded
+    executed = nbformat.read(course_dir / "autograded" / "reaching" / LAB / f"{LAB}.ipynb", as_version=4)
+    cell = next(cell for cell in executed.cells if "get_connection_file" in cell.source)
+    assert "".join(output.get("text", "") for output in cell.outputs).splitlines() == REACHED
+
+
+def test_what_a_student_chose_reaches_the_instructor_inert(graded):
     grades, course_dir, summary, _ = graded
-    assert {student for student, lab in grades.items() if lab.flags} == FLAGGED
-    flagged_rows = {line.split("|")[0].strip() for line in summary.splitlines() if line.rstrip().endswith("TAMPERING")}
-    assert flagged_rows == FLAGGED
-    export = (course_dir / "exports" / "grades.csv").read_text()
-    assert "abs is redefined in the notebook" in export and "Magic overrides __eq__" in export
+    assert Repair(MARKUP_ID, "removed grading metadata from an extra cell") in grades["markup"].repairs
+    repairs = (course_dir / "exports" / "repairs.csv").read_text()
+    assert "'=HYPERLINK" in repairs and ",=HYPERLINK" not in repairs  # a text field, not a formula
+    page = (course_dir / "feedback" / "markup" / LAB / f"{LAB}.html").read_text()
+    assert active_content(page) == []
+    assert f"Not graded, refused: linked_{LAB}.ipynb (a symbolic link)" in summary.splitlines()
 
 
 def test_the_summary_says_where_the_time_went(graded):
@@ -343,7 +467,8 @@ def test_the_summary_says_where_the_time_went(graded):
 
 @pytest.mark.parametrize("lab", LABS)
 def test_every_lab_names_its_references_and_no_test_uses_one_as_its_oracle(lab):
-    """The references raise while tests run: a test calling one would fail the honest student too."""
+    """A test's calls run in the kernel, where the references raise (or do not exist): a call of one would fail the
+    honest student too. A check, run apart, may compare with them."""
     source = read_solution(lab)
     names = references(source)
     assert names, f"{lab} names no reference implementation in its metadata (course.references)"
@@ -352,7 +477,9 @@ def test_every_lab_names_its_references_and_no_test_uses_one_as_its_oracle(lab):
         assert inspect.isfunction(inspect.unwrap(getattr(importlib.import_module(module), name))), dotted
     for cell in source.cells:
         if is_test(cell):
-            assert oracles(cell.source, names, defined_by_answers(source)) == set(), grading_info(cell)["grade_id"]
+            parts = segments(cell.source) if is_checked(cell) else [Segment(False, cell.source)]
+            for code in [part.code for part in parts if not part.check]:
+                assert oracles(code, names, defined_by_answers(source)) == set(), grading_info(cell)["grade_id"]
 
 
 def oracles(source: str, names: list[str], own: set[str]) -> set[str]:

@@ -3,7 +3,8 @@
 - which cells are graded: `grading_info`, `is_test`, `is_answer`, `cell_key`; which functions of the package are a
   lab's reference implementations: `references`;
 - the markers of the instructor's source: `SOLUTION_BLOCK` (the answer, replaced by a stub in the release) and
-  `HIDDEN_BLOCK` (tests that only the grader runs);
+  `HIDDEN_BLOCK` (tests that only the grader runs); in a test cell, `CHECK` and `CALL` lines say which of its parts
+  check (they run where the student's code cannot reach them) and which call the student's code: `segments`;
 - `clear_outputs`, for notebooks whose saved outputs are no evidence;
 - `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports;
 - `CellRecord`, what the worker saw of one cell (its execute reply, what the integrity checks found).
@@ -11,6 +12,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,6 +28,69 @@ def marked_block(name: str) -> re.Pattern[str]:
 
 SOLUTION_BLOCK = marked_block("SOLUTION")
 HIDDEN_BLOCK = marked_block("HIDDEN TESTS")
+# In a test cell, a line of its own: what follows ``### CHECK`` checks, what follows ``### CALL`` calls the student's
+# code. A cell begins with a call; a hidden block begins with a check's part (it draws the inputs of its call).
+CHECK, CALL = "### CHECK", "### CALL"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A part of a test cell: a call of the student's code (in the kernel) or a check (where the kernel cannot reach).
+
+    In a learner's notebook the whole cell runs in the kernel, top to bottom, and the markers are comments.
+    """
+
+    check: bool
+    code: str
+
+
+def segments(source: str) -> list[Segment]:
+    """A test cell's calls and checks, in order (empty parts left out)."""
+    parts: list[Segment] = []
+    check, lines = False, []
+    for line in [*source.splitlines(), CALL]:
+        marker = line.strip()
+        if marker in (CHECK, CALL, HIDDEN_BEGIN, HIDDEN_END):
+            code = "\n".join(lines).strip("\n")
+            if code.strip():
+                parts.append(Segment(check, code + "\n"))
+            check, lines = marker in (CHECK, HIDDEN_BEGIN), []
+        else:
+            lines.append(line)
+    return parts
+
+
+def names_read(code: str) -> set[str]:
+    """The names a part reads (whether or not it binds them first)."""
+    return {
+        node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
+
+
+def names_bound(code: str) -> set[str]:
+    """The names a part binds: assigned, imported, defined, or looped over."""
+    bound = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+    return bound
+
+
+def imports(source: str) -> str:
+    """A test cell's import statements (those at its top level, hidden tests' included), one per line."""
+    lines = [line for line in source.splitlines() if line.strip() not in (HIDDEN_BEGIN, HIDDEN_END)]
+    tree = ast.parse("\n".join(lines))
+    return "".join(ast.unparse(node) + "\n" for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def is_checked(cell: NotebookNode) -> bool:
+    """A test cell whose checks say where they begin: under ``course grade`` they run apart from the kernel."""
+    return is_test(cell) and any(line.strip() == CHECK for line in cell.source.splitlines())
 
 
 def grading_info(cell: NotebookNode) -> dict:
@@ -82,6 +147,7 @@ class CellRecord:
 
     reply: str | None = None  # the reply's status: "ok", "error", "aborted"; None when the cell got no reply
     error: str = ""  # the reply's "ename: evalue", when it has one
+    check: str | None = None  # a checked cell's verdict, from the checks: "" passed, else why it failed
     tampering: list[str] = field(default_factory=list)  # the interpreter or a library was not the stock one
     delegation: list[str] = field(default_factory=list)  # the work was the package's reference, not the student's
 

@@ -7,6 +7,7 @@ its notebooks compute.
 
     python -m course_utils.instructor.grading.forkserver serve SOCKET [MODULE ...]      # the server
     python -m course_utils.instructor.grading.forkserver connect SOCKET JOB -- KERNEL   # a kernel, for jupyter_client
+    python -m course_utils.instructor.grading.forkserver check SOCKET                   # the grader's checks
 
 The kernel command that ``jupyter_client`` launches is the *client* (the second line; ``KERNEL`` is the usual
 ``python -m ipykernel_launcher -f CONNECTION_FILE``, of which only the connection file is used). It hands the server
@@ -19,6 +20,9 @@ them. When the client ends (the kernel manager killed it, or its worker died), t
 Libraries read some settings from the environment when they are imported (``HF_HOME``, ``MPLCONFIGDIR``, the thread
 counts): the server is started with the kernels' environment, and their home folder (``HOME``, ``TMPDIR``, the caches)
 is the same path for all of them, ``home``, where each kernel's sandbox has a folder in memory of its own.
+
+The grader's checks (``checker.py``) are forked from the same server, outside any sandbox, for the same reason: a
+checker forked before any submission ran is as stock as a new process, and starts with the libraries in memory.
 
 The server computes nothing before it forks (no tensor operation starts PyTorch's thread pools), as a DataLoader's
 worker processes are forked after ``import torch``; a child keeps only the thread that forked it. This module imports
@@ -168,7 +172,11 @@ def serve(address: str, modules: Sequence[str]) -> None:
                 pid = os.fork()
                 if pid == 0:
                     close_all()
-                    run_kernel(json.loads(message), streams, connection)
+                    request = json.loads(message)
+                    if request.get("checker"):
+                        connection.close()
+                        run_checker(request, streams)
+                    run_kernel(request, streams, connection)
                 for stream in streams:
                     os.close(stream)
                 child = Child(pid, os.pidfd_open(pid), connection)
@@ -209,6 +217,39 @@ def exit_code(status: int) -> int:
     return code if code >= 0 else 128 - code
 
 
+def take(request: dict, streams: list[int]) -> None:
+    """In a child of the server: the client's standard streams, its resource limits, and death with the server."""
+    os.setsid()  # a session of its own: signals to the grader's terminal do not reach it
+    for target, stream in enumerate(streams):
+        os.dup2(stream, target)
+        os.close(stream)
+    die_with_parent()  # the server
+    for name, limit in request["limits"].items():
+        resource.setrlimit(LIMITS[name], tuple(limit))
+
+
+def run_checker(request: dict, streams: list[int]) -> NoReturn:
+    """In a child of the server: the grader's checks (``checker.py``), outside any sandbox, on the client's streams.
+
+    Forked before any submission ran in it, it is as stock as a fresh process, with the libraries already imported.
+    """
+    code = 1
+    try:
+        take(request, streams)
+        os.environ.clear()
+        os.environ.update(request["env"])
+        from .checker import main
+
+        main()
+        code = 0
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def run_kernel(request: dict, streams: list[int], connection: socket.socket) -> NoReturn:
     """In a child of the server: take the client's streams and limits, enter the sandbox, run the kernel, exit.
 
@@ -218,18 +259,13 @@ def run_kernel(request: dict, streams: list[int], connection: socket.socket) -> 
     """
     code = 1
     try:
-        os.setsid()  # a session of its own: signals to the grader's terminal do not reach it
-        for target, stream in enumerate(streams):
-            os.dup2(stream, target)
-            os.close(stream)
-        die_with_parent()  # the server
-        for name, limit in request["limits"].items():
-            resource.setrlimit(LIMITS[name], tuple(limit))
+        take(request, streams)
         filesystem = Filesystem(
             root=Path(request["root"]),
             home=Path(request["home"]),
             sockets=Path(request["sockets"]),
             readable=tuple(Path(path) for path in request["readable"]),
+            views=tuple((Path(source), Path(path)) for source, path in request["views"]),
             disk_mb=request["disk_mb"],
         )
         connection_info = Path(request["connection_file"]).read_text()
@@ -284,7 +320,7 @@ def connect(address: str, job_file: str, kernel_command: Sequence[str]) -> int:
         "connection_file": kernel_command[list(kernel_command).index("-f") + 1],
         "env": dict(os.environ),
         "limits": {name: resource.getrlimit(limit) for name, limit in LIMITS.items()},  # the worker's, inherited
-        **{key: job[key] for key in ("root", "home", "sockets", "readable", "disk_mb")},
+        **{key: job[key] for key in ("root", "home", "sockets", "readable", "views", "disk_mb")},
     }
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
         connection.connect(address)
@@ -296,15 +332,32 @@ def connect(address: str, job_file: str, kernel_command: Sequence[str]) -> int:
     return int(reply) if reply else 1
 
 
+def check(address: str) -> int:
+    """Ask the server at ``address`` for a checker on this process's standard streams; its exit status."""
+    die_with_parent()  # the worker that started the checks
+    request = {
+        "checker": True,
+        "env": dict(os.environ),
+        "limits": {name: resource.getrlimit(limit) for name, limit in LIMITS.items()},
+    }
+    with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as connection:
+        connection.connect(address)
+        socket.send_fds(connection, [json.dumps(request).encode()], [0, 1, 2])
+        reply = connection.recv(16)
+    return int(reply) if reply else 1
+
+
 def main(arguments: Sequence[str]) -> None:
     command, address, *rest = arguments
     if command == "serve":
         serve(address, rest)
+    elif command == "check":
+        sys.exit(check(address))
     elif command == "connect":
         job_file, separator, *kernel_command = rest
         sys.exit(connect(address, job_file, kernel_command))
     else:
-        sys.exit(f"unknown command {command!r}: serve or connect")
+        sys.exit(f"unknown command {command!r}: serve, connect or check")
 
 
 if __name__ == "__main__":

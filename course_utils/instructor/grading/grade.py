@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -28,14 +28,17 @@ import nbformat
 from nbformat import NotebookNode
 from tqdm.auto import tqdm
 
+import course_utils
+
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
-from .cells import RunStatus, clear_outputs, references
+from .cells import RunStatus, clear_outputs, is_checked, is_test, references
 from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
 from .feedback import feedback_notebook, write_html
 from .forkserver import ForkServer
 from .gradebook import GRADEBOOK, record_scores, register_labs
 from .limits import Limits, default_workers
+from .package_view import build_view
 from .repair import repair
 from .sandbox import Run, namespaces_available, run_sandboxed
 from .scoring import GradedLab, score
@@ -88,7 +91,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         return ClassGrades(collection, [], namespaces_available())
     clock.lap("collect")
     # The kernels' fork server imports the labs' libraries (about 10 s of one core) while the labs are registered.
-    with start_kernels(config.workers) as kernels:
+    with start_kernels(config.workers) as kernels, ExitStack() as stack:
         register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
         clock.lap("register")
         releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
@@ -112,14 +115,23 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
             results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
             flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
             lab = GradedLab(
-                submission.student, submission.lab, results, repairs, run.status, run.detail, run.seconds, flags
+                submission.student,
+                submission.lab,
+                results,
+                repairs,
+                run.status,
+                run.detail,
+                run.seconds,
+                flags,
+                run.check_seconds,
             )
             save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
             return lab
 
         clock.lap("repair")
+        views = lab_views({s.lab: sources[s.lab] for s, _, _ in runnable}, stack.enter_context(scratch("views")))
         graded += run_in_parallel(
-            [(notebook, references(sources[s.lab])) for s, notebook, _ in runnable],
+            [Job(notebook, references(sources[s.lab]), views.get(s.lab)) for s, notebook, _ in runnable],
             workers=config.workers,
             kernels=kernels,
             limits=config.limits,
@@ -191,15 +203,48 @@ def start_kernels(workers: int) -> Iterator[Kernels]:
         shutil.rmtree(home, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One notebook to run: its lab's reference implementations, and the view of the package its kernel sees (None:
+    the package itself, its references raising while test cells run, see ``probe.py``)."""
+
+    notebook: NotebookNode
+    references: list[str]
+    view: Path | None = None
+
+
+def lab_views(sources: dict[str, NotebookNode], folder: Path) -> dict[str, Path]:
+    """For each lab whose test cells are all checked apart from the kernel, the package without its references."""
+    package = Path(course_utils.__file__).parent
+    checked = [lab for lab, source in sources.items() if fully_checked(source)]
+    return {lab: build_view(package, references(sources[lab]), folder / lab) for lab in checked}
+
+
+def fully_checked(notebook: NotebookNode) -> bool:
+    """Whether every test cell of a lab says where its checks begin (then none needs the in-kernel probes)."""
+    tests = [cell for cell in notebook.cells if is_test(cell)]
+    return bool(tests) and all(is_checked(cell) for cell in tests)
+
+
+@contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """A temporary folder, removed on leaving."""
+    folder = Path(tempfile.mkdtemp(prefix=f"course-{name}-")).resolve()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def run_in_parallel(
-    jobs: list[tuple[NotebookNode, list[str]]],
+    jobs: list[Job],
     workers: int,
     kernels: Kernels,
     limits: Limits,
     progress: bool,
     then: Callable[[int, Run], T],
 ) -> list[T]:
-    """Run each notebook (with its lab's reference implementations) in its own sandbox, ``workers`` at a time.
+    """Run each job's notebook in its own sandbox, ``workers`` at a time.
 
     ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
     """
@@ -207,13 +252,14 @@ def run_in_parallel(
         return []
     if kernels.server is not None:
         kernels.server.ready()  # a server that failed to start stops the class here, once, with its reason
-    work_root = Path(tempfile.mkdtemp(prefix="course-grade-")).resolve()
 
     def run(index: int) -> T:
         folder = work_root / f"{index:04d}"  # short: the kernel's socket paths are in it
         try:
-            notebook, lab_references = jobs[index]
-            ran = run_sandboxed(notebook, folder, limits, kernels.env, lab_references, kernels.server)
+            job = jobs[index]
+            ran = run_sandboxed(
+                job.notebook, folder, limits, kernels.env, job.references, kernels.server, view=job.view
+            )
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
@@ -221,17 +267,15 @@ def run_in_parallel(
         return then(index, ran)
 
     runs: list[T | None] = [None] * len(jobs)
-    try:
-        with (
-            ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
-            tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
-        ):
-            futures = {pool.submit(run, index): index for index in range(len(jobs))}
-            for future in as_completed(futures):
-                runs[futures[future]] = future.result()
-                bar.update()
-    finally:
-        shutil.rmtree(work_root, ignore_errors=True)
+    with (
+        scratch("grade") as work_root,
+        ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
+        tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
+    ):
+        futures = {pool.submit(run, index): index for index in range(len(jobs))}
+        for future in as_completed(futures):
+            runs[futures[future]] = future.result()
+            bar.update()
     return runs  # type: ignore[return-value]
 
 

@@ -87,7 +87,8 @@ class Filesystem:
 
     - ``root``: an empty host folder; the new root is a ``tmpfs`` mounted there, then made ``/``;
     - ``readable``: host files and folders seen read-only at their own paths (the environment, the package), besides
-      the system folders;
+      the system folders; ``views``: (host folder, path) pairs, a folder seen read-only at another path (a view of
+      the package in place of the package, see ``package_view.py``);
     - ``home``: the kernel's home and working folder, a ``tmpfs`` of ``disk_mb`` megabytes (a path that is the same for
       every kernel, see ``forkserver.py``);
     - ``sockets``: a small ``tmpfs`` where the kernel's sockets are made; `build_root` returns a descriptor of it.
@@ -97,6 +98,7 @@ class Filesystem:
     home: Path
     sockets: Path
     readable: tuple[Path, ...] = ()
+    views: tuple[tuple[Path, Path], ...] = ()
     disk_mb: int = 1024
     system: tuple[str, ...] = field(default=SYSTEM)
 
@@ -118,6 +120,8 @@ def build_root(filesystem: Filesystem, connection_info: str) -> int:
     _mount("tmpfs", root, "tmpfs", MS_NOSUID, "size=1m,mode=0755")
     for path in [*filesystem.system, *filesystem.readable]:
         _bind_read_only(Path(path), root)
+    for source, path in filesystem.views:
+        _bind_read_only(Path(source), root, Path(path))
     etc = root / "etc"
     etc.mkdir(exist_ok=True)
     (etc / "passwd").write_text(PASSWD)
@@ -148,11 +152,12 @@ def _inside(root: Path, path: Path) -> Path:
     return root / Path(path).relative_to("/")
 
 
-def _bind_read_only(path: Path, root: Path) -> None:
-    """Show the host's ``path`` read-only at the same place under ``root`` (a symbolic link is copied as one)."""
+def _bind_read_only(path: Path, root: Path, at: Path | None = None) -> None:
+    """Show the host's ``path`` read-only at the same place under ``root``, or at ``at`` (a symbolic link is copied
+    as one)."""
     if not os.path.lexists(path):
         return
-    target = _inside(root, path)
+    target = _inside(root, at or path)
     target.parent.mkdir(parents=True, exist_ok=True)
     if os.path.lexists(target):
         return  # inside a folder already shown

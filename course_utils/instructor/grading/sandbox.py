@@ -39,7 +39,7 @@ import nbformat
 
 import course_utils
 
-from . import forkserver
+from . import checker, forkserver
 from .cells import CellRecord, RunStatus
 from .forkserver import ForkServer, home_variables
 from .isolation import namespaces_work, runtime_paths
@@ -61,6 +61,7 @@ class Run:
     isolated: bool
     seconds: float  # wall time
     cells: dict[int, CellRecord] = field(default_factory=dict)  # by cell index: what the worker saw
+    check_seconds: float = 0.0  # of the wall time, waiting for the checks apart from the kernel
 
 
 @cache
@@ -77,13 +78,16 @@ def run_sandboxed(
     references: Sequence[str] = (),
     server: ForkServer | None = None,
     readable: Sequence[Path] = (),
+    view: Path | None = None,
 ) -> Run:
     """Execute ``notebook`` in the sandbox, recording in the empty folder ``work``; never raises for what the code does.
 
     ``references`` are the dotted names of the package's reference implementations of the lab's exercises: they
     raise while test cells run (see ``probe.py``). The kernel is forked by ``server`` (started with ``env``, see
     ``forkserver.py``), or by a server of its own that imports nothing when none is given. It reads the runtime, the
-    package and ``readable`` (a course's data outside the package, say), and nothing else of this machine.
+    package (or ``view`` in its place: ``package_view.py``) and ``readable`` (a course's data outside the package,
+    say), and nothing else of this machine. Test cells that say where their checks begin are checked apart
+    (``checker.py``); the others run whole in the kernel, watched by ``probe.py``.
     """
     record_dir = work / RECORD_DIR
     record_dir.mkdir(parents=True, exist_ok=True)
@@ -91,26 +95,33 @@ def run_sandboxed(
     if isolated and server is None:
         (work / HOME_DIR).mkdir(exist_ok=True)
         with ForkServer(env, home=work / HOME_DIR, preload=()) as own:
-            return run_sandboxed(notebook, work, limits, env, references, own, readable)
+            return run_sandboxed(notebook, work, limits, env, references, own, readable, view)
     nbformat.write(notebook, record_dir / SUBMISSION)
     package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
     if server is not None:  # forked by the server, in new namespaces: a home in memory, sockets reached by a link
-        client = [sys.executable, "-m", forkserver.__name__, "connect", str(server.ready())]
-        place = {"prefix": [*client, str(record_dir / JOB), "--"], "folder": record_dir, "home": server.home}
-        place |= {"sockets": record_dir / SOCKETS, "root": server.root}
+        client = [sys.executable, "-m", forkserver.__name__]
+        place = {"prefix": [*client, "connect", str(server.ready()), str(record_dir / JOB), "--"]}
+        place |= {"folder": record_dir, "home": server.home, "sockets": record_dir / SOCKETS, "root": server.root}
+        place["checker"] = [*client, "check", str(server.ready())]  # the checks are forked by the server too
     else:  # no namespaces here: a kernel of the machine's, in a folder of its own
         place = {"prefix": [], "folder": work / HOME_DIR, "home": work / HOME_DIR, "sockets": work / HOME_DIR / ".ipc"}
+        place["checker"] = [sys.executable, "-m", checker.__name__]
         place["folder"].mkdir(exist_ok=True)
+    replaced = {package.absolute(), package.resolve()} if view is not None else set()  # by the view, where it is
+    views = [(view, path) for path in sorted(replaced)]
     job = {
         **{key: value if isinstance(value, list) else str(value) for key, value in place.items()},
-        "readable": [str(path) for path in runtime_paths(package, readable)],
+        "readable": [str(path) for path in runtime_paths(package, readable) if path not in replaced],
+        "views": [[str(source), str(path)] for source, path in views],
         "disk_mb": limits.disk_mb,
         "isolated": isolated,
         "env": {**env, **home_variables(place["home"])},
+        "check_env": env,
         "cell_seconds": limits.cell_seconds,
         "output_bytes": limits.output_bytes,
         "notebook_output_bytes": limits.notebook_output_bytes,
-        "references": list(references),
+        "references": list(references) if view is None else [],  # absent from the view: nothing to probe for
+        "probing": view is None,
         "package": str(package),
     }
     (record_dir / JOB).write_text(json.dumps(job))
@@ -145,4 +156,5 @@ def run_sandboxed(
     notebook_out = nbformat.read(executed, as_version=4) if executed.exists() else None
     cells = {int(index): CellRecord(**record) for index, record in ended.get("cells", {}).items()}
     seconds = time.perf_counter() - start
-    return Run(notebook_out, RunStatus(ended["status"]), ended["detail"], isolated, seconds, cells)
+    status, checks = RunStatus(ended["status"]), float(ended.get("check_seconds", 0.0))
+    return Run(notebook_out, status, ended["detail"], isolated, seconds, cells, checks)

@@ -18,6 +18,7 @@ from .cells import CellRecord, RunStatus, grading_info, is_test
 from .repair import Repair
 
 PASSED, PARTIAL, FAILED, NOT_RUN = "passed", "partial", "failed", "not run"
+INTERRUPTED = "interrupted: the cell ran past its time limit"
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class GradedLab:
     detail: str = ""  # why it ended early, when it did
     seconds: float = 0.0  # how long it ran
     flags: list[str] = field(default_factory=list)  # the tampering found, for the instructor to look at
+    check_seconds: float = 0.0  # of ``seconds``, waiting for the checks apart from the kernel
 
     @property
     def points(self) -> float:
@@ -79,12 +81,15 @@ def score(
         record = cells.get(index, CellRecord())
         outcome = executed.cells[index] if executed is not None and index < len(executed.cells) else cell
         errors = [output for output in outcome.get("outputs", []) if output.get("output_type") == "error"]
-        if record.reply is None:
+        if record.reply is None and record.check is None:
             points, status, reason = 0.0, NOT_RUN, run_note or "not executed"
         elif record.tampering:  # the grader's findings, in full (each names what it found in a few words)
             points, status, reason = 0.0, FAILED, "tampering: " + "; ".join(f[:200] for f in record.tampering)
         elif record.delegation:
             points, status, reason = 0.0, FAILED, "delegation: " + "; ".join(f[:200] for f in record.delegation)
+        elif record.check is not None:  # checked apart from the kernel: the checks' verdict alone
+            passed = record.check == ""
+            points, status, reason = (max_points, PASSED, "") if passed else (0.0, FAILED, verdict(record.check))
         elif errors or record.reply != "ok":  # the student's error message: cut short
             points, status, reason = 0.0, FAILED, failure(errors[0] if errors else None, record)[:300]
         elif (credit := partial_credit(outcome, max_points)) is not None:
@@ -99,10 +104,17 @@ def failure(error: dict | None, record: CellRecord) -> str:
     """Why a test cell failed: its printed error, else the execute reply's (a kernel that hid the error still says)."""
     text = f"{error.get('ename', 'Error')}: {error.get('evalue', '')}" if error else record.error or "Error"
     if text.startswith("KeyboardInterrupt"):  # the sandbox interrupts a cell that outlives its time limit
-        return "interrupted: the cell ran past its time limit"
+        return INTERRUPTED
     if "delegation: " in text:  # a reference implementation raised: its message is the reason
         return text[text.index("delegation: ") :]
     return text.strip().rstrip(":")
+
+
+def verdict(check: str) -> str:
+    """Why a checked cell failed, cut short (a reference that raised says so itself)."""
+    if check.startswith("KeyboardInterrupt"):
+        return INTERRUPTED
+    return (check[check.index("delegation: ") :] if "delegation: " in check else check)[:300]
 
 
 def partial_credit(cell: NotebookNode, max_points: float) -> float | None:

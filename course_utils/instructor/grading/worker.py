@@ -15,8 +15,13 @@ kernel keeps the cells run so far):
 from __future__ import annotations
 
 import ast
+import builtins
+import copy
 import json
+import os
 import secrets
+import select
+import subprocess
 import sys
 import time
 from dataclasses import asdict
@@ -30,13 +35,18 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..notebooks import KernelPlace, execute_notebook
-from . import probe
-from .cells import CellRecord, RunStatus, is_test
+from . import data, probe
+from .cells import CellRecord, RunStatus, imports, is_checked, is_test, names_bound, names_read, segments
 
 SUBMISSION, EXECUTED, RECORD, JOB = "submission.ipynb", "executed.ipynb", "record.json", "job.json"
+CHECKER_LOG = "checker.log"  # what the checker wrote on its stderr: why a check could not run
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
 PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
-PROBE_SECONDS = 60  # the checks take milliseconds; a kernel that does not answer in a minute has been tampered with
+DATA_SOURCE = Path(data.__file__).read_text(encoding="utf-8")
+# A probe or a value takes milliseconds; a kernel that does not answer in a minute has been tampered with.
+EXPRESSION_SECONDS = 60
+NO_ANSWER = "the kernel did not answer"
+BUILTINS = frozenset(dir(builtins))
 
 
 class OutputBudget:
@@ -84,9 +94,55 @@ def shortened(output: nbformat.NotebookNode, room: int) -> nbformat.NotebookNode
     return nbformat.v4.new_output("stream", name="stdout", text=TRUNCATED)
 
 
-class GradingClient(NotebookClient):
-    """nbclient's client, with the integrity checks around every test cell and each cell's execute reply kept.
+class Checks:
+    """The checker process (``checker.py``), started on the first request; ``command`` starts it, with ``env``."""
 
+    def __init__(self, command: list[str], env: dict[str, str], seconds: float, log: Path):
+        self.command, self.env, self.seconds, self.log = command, env, seconds, log
+        self.process: subprocess.Popen | None = None
+        self.spent = 0.0  # wall seconds waiting for answers (the checker's start included)
+
+    def ask(self, request: dict) -> dict:
+        """The checker's answer to ``request``; a failed check when it does not answer within ``seconds``."""
+        began = time.perf_counter()
+        try:
+            return self.answer(request)
+        finally:
+            self.spent += time.perf_counter() - began
+
+    def answer(self, request: dict) -> dict:
+        if self.process is None:
+            self.process = subprocess.Popen(
+                self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log.open("ab"), env=self.env
+            )
+        failed = {"passed": False, "printed": "", "values": "{}"}
+        try:
+            self.process.stdin.write(json.dumps(request).encode() + b"\n")
+            self.process.stdin.flush()
+            ready, _, _ = select.select([self.process.stdout], [], [], self.seconds)
+            line = self.process.stdout.readline() if ready else b""
+        except OSError:
+            line = b""
+        if not line:
+            self.close()
+            why = "it ran past its time limit" if not ready else "the checker stopped (see checker.log)"
+            return {**failed, "error": f"the grader could not check this cell: {why}"}
+        return json.loads(line)
+
+    def close(self) -> None:
+        """Stop the checker (a new one starts on the next request)."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+class GradingClient(NotebookClient):
+    """nbclient's client, running test cells as the grader does, and keeping each cell's execute reply.
+
+    A checked test cell (``cells.is_checked``) runs part by part: its calls in the kernel, its checks in ``checks``,
+    and its verdict is theirs. Where the lab's package is the package itself (``probing``), every test cell is also
+    watched by ``probe.py`` before and after it runs, and the lab's references raise meanwhile.
     Test cells run without ``store_history``, so that later cells cannot read them back from ``In`` or the history.
     Outputs are admitted against ``budget`` as they arrive; a display is kept as first shown (an update could be of
     any size), and widgets are not followed (their state would be saved with the notebook).
@@ -100,11 +156,13 @@ class GradingClient(NotebookClient):
         package: str,
         records: dict[int, CellRecord],
         budget: OutputBudget,
+        checks: Checks,
+        probing: bool = True,
         **options: Any,
     ):
         super().__init__(notebook, **options)
         self.references, self.package, self.records = references, package, records  # records: filled as cells run
-        self.budget = budget
+        self.budget, self.checks, self.probing = budget, checks, probing
         self.baseline: dict[str, str] | None = None
         self.on_cell_executed = self.keep_reply
 
@@ -139,15 +197,89 @@ class GradingClient(NotebookClient):
         store_history: bool = True,
     ) -> nbformat.NotebookNode:
         runs = cell.cell_type == "code" and bool(cell.source.strip())
-        if runs and self.baseline is None:  # before the first cell that runs, while the kernel is stock
+        if runs and self.probing and self.baseline is None:  # before the first cell that runs, while it is stock
             self.baseline = (await self.probe("baseline"))[1] or {}
         if not (runs and is_test(cell)):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         record = self.records.setdefault(cell_index, CellRecord())
-        await self.check(record, "before", cell.source)
-        executed = await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
-        await self.check(record, "after", cell.source)
-        return executed
+        if self.probing:
+            await self.check(record, "before", cell.source)
+        if is_checked(cell):
+            await self.run_checked(cell, cell_index, record)
+        else:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
+        if self.probing:
+            await self.check(record, "after", cell.source)
+        return cell
+
+    async def run_checked(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
+        """Run a checked test cell part by part: its calls in the kernel, its checks in the checker, with only data
+        between them; ``record.check`` is the verdict, from the checks alone."""
+        parts = segments(cell.source)
+        header = imports(cell.source)
+        known = set(names_bound(header))  # what the checks' namespace holds: the cell's imports, what checks bound
+        made = "{}"  # the values the last check made for the calls after it
+        cell.outputs = []
+        for position, part in enumerate(parts):
+            if part.check:
+                needed = names_read(part.code) - names_bound(part.code) - known - BUILTINS
+                values, problems = await self.values(sorted(needed))
+                if problems:
+                    record.check = "the check could not read what your code made: " + "; ".join(problems)
+                    return
+                later = [p for p in parts[position + 1 :] if not p.check]
+                wanted = sorted(names_bound(part.code) & set().union(set(), *(names_read(p.code) for p in later)))
+                request = {"cell": cell_index, "imports": header, "code": part.code, "values": values, "wanted": wanted}
+                answer = self.checks.ask(request)
+                if answer["printed"]:
+                    self.show(cell, cell_index, answer["printed"])
+                if not answer["passed"]:
+                    record.check = answer["error"]
+                    return
+                known |= names_bound(part.code)
+                made = answer["values"]
+            else:
+                if made != "{}":
+                    given, problem = await self.evaluate(
+                        f"(lambda ns: (exec({DATA_SOURCE!r}, ns), globals().update(ns['decode']({made!r})), '')[2])"
+                        "({})"
+                    )
+                    if given is None:
+                        record.check = f"the grader could not hand the test's inputs to the kernel ({problem})"
+                        return
+                piece = copy.deepcopy(cell)
+                piece.source, piece.outputs = part.code, []
+                await super().async_execute_cell(piece, cell_index, store_history=False)
+                cell.outputs += piece.outputs
+                cell.execution_count = piece.execution_count
+                timing, spans = piece.metadata.get("execution", {}), cell.metadata.setdefault("execution", {})
+                if "iopub.execute_input" in timing:  # the cell ran from its first call's start ...
+                    spans.setdefault("iopub.execute_input", timing["iopub.execute_input"])
+                if "shell.execute_reply" in timing:  # ... to its last call's end
+                    spans["shell.execute_reply"] = timing["shell.execute_reply"]
+                if record.reply != "ok":
+                    record.check = record.error or "the call did not finish"
+                    return
+        record.check = ""
+
+    async def values(self, names: list[str]) -> tuple[str, list[str]]:
+        """The kernel's values of ``names``, encoded as data (``data.py``), and what kept any of them from being."""
+        if not names:
+            return "{}", []
+        answer, problem = await self.evaluate(
+            f"(lambda ns: (exec({DATA_SOURCE!r}, ns), ns['encode_names']({names!r}, globals()))[1])({{}})"
+        )
+        try:
+            said = json.loads(answer or "")
+            return json.dumps(said["values"]), [str(said["missing"][name]) for name in sorted(said["missing"])]
+        except Exception:
+            return "{}", [f"the kernel gave no answer for {', '.join(names)}" + (f" ({problem})" if problem else "")]
+
+    def show(self, cell: nbformat.NotebookNode, cell_index: int, text: str) -> None:
+        """What a check printed, as the cell's output (admitted against the budget like the kernel's)."""
+        kept = self.budget.admit(nbformat.v4.new_output("stream", name="stdout", text=text), cell_index)
+        if kept is not None:
+            cell.outputs.append(kept)
 
     async def check(self, record: CellRecord, kind: str, source: str) -> None:
         """Probe the kernel and add what it found, and how its machinery differs from the baseline, to ``record``."""
@@ -173,22 +305,33 @@ class GradingClient(NotebookClient):
             f"{request!r}, globals().setdefault('__course_grader__', {{}}), globals())))[1])({{}})"
         )
         failed = {"tampering": [], "delegation": []}
-        message_id = self.kc.execute(
-            "", silent=True, store_history=False, user_expressions={"probe": expression}, stop_on_error=False
-        )
-        try:
-            reply = await self.reply_to(message_id, PROBE_SECONDS)
-        except Empty:
+        answer, problem = await self.evaluate(expression)
+        if answer is None and problem == NO_ANSWER:
             return {**failed, "tampering": ["the kernel did not answer the grader's integrity check"]}, {}
-        answer = reply["content"].get("user_expressions", {}).get("probe", {})
         try:
-            result = json.loads(ast.literal_eval(answer["data"]["text/plain"]))
+            result = json.loads(answer)
         except Exception:
-            problem = answer.get("ename") or reply["content"].get("ename") or "no answer"
-            return {**failed, "tampering": [f"the grader's integrity check failed ({problem})"]}, {}
+            return {**failed, "tampering": [f"the grader's integrity check failed ({problem or 'no answer'})"]}, {}
         if result.get("nonce") != nonce:
             return {**failed, "tampering": ["the grader's integrity check was answered by something else"]}, {}
         return {"tampering": result["tampering"], "delegation": result["delegation"]}, result["snapshot"]
+
+    async def evaluate(self, expression: str) -> tuple[str | None, str]:
+        """The string ``expression`` evaluates to in the kernel, as a user expression (which skips input transformers,
+        the history and IPython's events); or None and why not (`NO_ANSWER` when the kernel said nothing in time)."""
+        message_id = self.kc.execute(
+            "", silent=True, store_history=False, user_expressions={"value": expression}, stop_on_error=False
+        )
+        try:
+            reply = await self.reply_to(message_id, EXPRESSION_SECONDS)
+        except Empty:
+            return None, NO_ANSWER
+        answer = reply["content"].get("user_expressions", {}).get("value", {})
+        try:
+            value = ast.literal_eval(answer["data"]["text/plain"])
+        except Exception:
+            return None, answer.get("ename") or reply["content"].get("ename") or ""
+        return (value, "") if isinstance(value, str) else (None, "not a string")
 
     async def reply_to(self, message_id: str, seconds: float) -> dict:
         """The shell reply to ``message_id`` (others are dropped); raises ``queue.Empty`` after ``seconds``."""
@@ -221,8 +364,11 @@ def main(folder: str) -> None:
         if notebook is not None:
             nbformat.write(notebook, executed)
         cells = {index: asdict(record) for index, record in records.items()}
-        (record_dir / RECORD).write_text(json.dumps({**status, "cells": cells}))
+        (record_dir / RECORD).write_text(json.dumps({**status, "check_seconds": checks.spent, "cells": cells}))
 
+    # The checks' inputs are drawn from a seed the kernel never sees.
+    env = {**os.environ, **job["check_env"], "COURSE_GRADING_SEED": str(secrets.randbelow(2**31))}
+    checks = Checks(job["checker"], env, float(job["cell_seconds"]), record_dir / CHECKER_LOG)
     try:
         execute_notebook(
             record_dir / SUBMISSION,
@@ -237,11 +383,15 @@ def main(folder: str) -> None:
             package=job["package"],
             records=records,
             budget=OutputBudget(int(job["output_bytes"]), int(job["notebook_output_bytes"])),
+            checks=checks,
+            probing=job["probing"],
         )
     except DeadKernelError:
         status = {"status": RunStatus.KERNEL_DIED, "detail": "the kernel died (os._exit, a crash or the memory limit)"}
     except CellTimeoutError:
         status = {"status": RunStatus.CELL_TIMEOUT, "detail": f"a cell ran longer than {job['cell_seconds']} s"}
+    finally:
+        checks.close()
     save(nbformat.read(executed, as_version=4) if executed.exists() else None)
 
 
