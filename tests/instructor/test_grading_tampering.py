@@ -302,8 +302,11 @@ from ipykernel import get_connection_file
 sockets = os.path.dirname(json.load(open(get_connection_file()))["ip"])
 print("processes:", sorted(name for name in os.listdir("/proc") if name.isdigit()), "parent:", os.getppid())
 print("beside its sockets:", sorted(os.listdir(os.path.dirname(sockets))))
-import course_utils, sys  # noqa: E401 - what it runs on is visible, read-only: the package, the environment
+import sys
 
+import course_utils
+
+# What it runs on is visible, read-only (the package, the environment): the rest of /tmp is the grader's.
 mine = tuple(path + "/" for path in (sockets, os.environ["HOME"], os.path.dirname(course_utils.__file__), sys.prefix))
 print("files of the grader:", [path for path in glob.glob("/tmp/**", recursive=True) if os.path.isfile(path)
                                and not path.startswith(mine)])
