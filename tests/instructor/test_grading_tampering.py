@@ -13,6 +13,7 @@ import importlib
 import inspect
 import re
 import shutil
+import symtable
 import time
 
 import nbformat
@@ -518,3 +519,35 @@ def defined_by_answers(notebook: nbformat.NotebookNode) -> set[str]:
         for node in ast.walk(ast.parse(SOLUTION_BLOCK.sub(lambda match: match[1], cell.source)))
         if isinstance(node, ast.FunctionDef)
     }
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_no_test_cell_rebinds_a_name_a_later_cell_reads(lab):
+    """A test cell's code runs in the learner's namespace (all of it under nbgrader, its calls under the grader): a
+    name it binds that a later cell of the lab reads (and does not bind itself) would change what that cell does."""
+    cells = [cell for cell in read_solution(lab).cells if cell.cell_type == "code"]
+    for index, cell in enumerate(cells):
+        if not is_test(cell):
+            continue
+        bound = top_level_names(cell.source)[0]
+        for later in cells[index + 1 :]:
+            if not is_test(later):
+                reads, binds = top_level_names(later.source)[1:]
+                assert not bound & (reads - binds), (grading_info(cell)["grade_id"], sorted(bound & (reads - binds)))
+
+
+def top_level_names(source: str) -> tuple[set[str], set[str], set[str]]:
+    """The module-level names a cell assigns (an import binds what it always binds), the globals it reads (in nested
+    functions too), and all it binds."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("!", "%")))
+    table = symtable.symtable(code, "cell", "exec")
+    symbols = table.get_symbols()
+    bound = {symbol.get_name() for symbol in symbols if symbol.is_assigned() or symbol.is_imported()}
+    assigned = {symbol.get_name() for symbol in symbols if symbol.is_assigned() and not symbol.is_imported()}
+    reads = {symbol.get_name() for symbol in symbols if symbol.is_referenced()}
+    stack = list(table.get_children())
+    while stack:
+        child = stack.pop()
+        stack += child.get_children()
+        reads |= {symbol.get_name() for symbol in child.get_symbols() if symbol.is_global() and symbol.is_referenced()}
+    return assigned - {"_"}, reads, bound

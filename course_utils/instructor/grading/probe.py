@@ -476,10 +476,11 @@ def checked(found, name, check, *args):
 
 
 def forget(source):
-    """Drop the test cell's text from the kernel's caches, where later cells could read the hidden tests."""
+    """Drop the test cell's text from the kernel's caches, where later cells could read the hidden tests (a cell run
+    part by part leaves each part there)."""
     shell, _ = shell_and_kernel()
     for filename, entry in list(linecache.cache.items()):
-        if len(entry) > 2 and "".join(entry[2]).strip() == source.strip():
+        if len(entry) > 2 and "".join(entry[2]).strip() and "".join(entry[2]).strip() in source:
             del linecache.cache[filename]
     result = shell.last_execution_result
     if result is not None and getattr(result, "info", None) is not None:
