@@ -45,7 +45,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
@@ -175,8 +175,8 @@ def serve(address: str, modules: Sequence[str]) -> None:
                     request = json.loads(message)
                     if request.get("checker"):
                         connection.close()
-                        run_checker(request, streams)
-                    run_kernel(request, streams, connection)
+                        exit_after(run_checker, request, streams)
+                    exit_after(run_kernel, request, streams, connection)
                 for stream in streams:
                     os.close(stream)
                 child = Child(pid, os.pidfd_open(pid), connection)
@@ -218,7 +218,7 @@ def exit_code(status: int) -> int:
 
 
 def take(request: dict, streams: list[int]) -> None:
-    """In a child of the server: the client's standard streams, its resource limits, and death with the server."""
+    """In a child of the server: the client's standard streams and resource limits, and death with the server."""
     os.setsid()  # a session of its own: signals to the grader's terminal do not reach it
     for target, stream in enumerate(streams):
         os.dup2(stream, target)
@@ -228,20 +228,12 @@ def take(request: dict, streams: list[int]) -> None:
         resource.setrlimit(LIMITS[name], tuple(limit))
 
 
-def run_checker(request: dict, streams: list[int]) -> NoReturn:
-    """In a child of the server: the grader's checks (``checker.py``), outside any sandbox, on the client's streams.
-
-    Forked before any submission ran in it, it is as stock as a fresh process, with the libraries already imported.
-    """
+def exit_after(body: Callable[..., int], *arguments: object) -> NoReturn:
+    """In a child of the server: ``body(*arguments)``, then exit with the code it returned (1 when it raised: why is
+    printed on the client's stderr)."""
     code = 1
     try:
-        take(request, streams)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        from .checker import main
-
-        main()
-        code = 0
+        code = body(*arguments)
     except BaseException:
         traceback.print_exc()
     finally:
@@ -250,59 +242,64 @@ def run_checker(request: dict, streams: list[int]) -> NoReturn:
         os._exit(code)
 
 
-def run_kernel(request: dict, streams: list[int], connection: socket.socket) -> NoReturn:
-    """In a child of the server: take the client's streams and limits, enter the sandbox, run the kernel, exit.
+def run_checker(request: dict, streams: list[int]) -> int:
+    """The grader's checks (``checker.py``), outside any sandbox, on the client's streams; their exit code.
+
+    Forked before any submission ran in it, the child is as stock as a fresh process, with the libraries imported.
+    """
+    take(request, streams)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    from .checker import main
+
+    main()
+    return 0
+
+
+def run_kernel(request: dict, streams: list[int], connection: socket.socket) -> int:
+    """Take the client's streams and limits, enter the sandbox, run the kernel; its exit code.
 
     The kernel makes its sockets in a folder of the sandbox; the client gets a descriptor of that folder over
     ``connection`` (see `connect`). Once the kernel has made them, and before it runs any code it is sent, this process
     (outside the kernel's PID namespace, with its capabilities) makes the folder read-only.
     """
-    code = 1
-    try:
-        take(request, streams)
-        filesystem = Filesystem(
-            root=Path(request["root"]),
-            home=Path(request["home"]),
-            sockets=Path(request["sockets"]),
-            readable=tuple(Path(path) for path in request["readable"]),
-            views=tuple((Path(source), Path(path)) for source, path in request["views"]),
-            disk_mb=request["disk_mb"],
-        )
-        connection_info = Path(request["connection_file"]).read_text()
-        enter_namespaces()
-        sockets = build_root(filesystem, connection_info)
-        socket.send_fds(connection, [b"sockets"], [sockets])
-        os.close(sockets)
-        connection.close()
-        bound, made = os.pipe()  # the kernel says it made its sockets
-        locked, lock = os.pipe()  # ... and waits to hear they are locked
-        kernel = new_pid_namespace()
-        if kernel:  # here, outside the kernel's PID namespace: lock its sockets, wait for it, and end as it ends
-            os.close(made), os.close(locked)
-            if os.read(bound, 1):
-                lock_sockets(filesystem)
-                os.write(lock, b"1")
-            code = exit_code(os.waitpid(kernel, 0)[1])
-            return
-        os.close(bound), os.close(lock)
-        enter_root(filesystem)
-        os.environ.clear()
-        os.environ.update(request["env"])
-        from ipykernel.kernelapp import IPKernelApp
+    take(request, streams)
+    filesystem = Filesystem(
+        root=Path(request["root"]),
+        home=Path(request["home"]),
+        sockets=Path(request["sockets"]),
+        readable=tuple(Path(path) for path in request["readable"]),
+        views=tuple((Path(source), Path(path)) for source, path in request["views"]),
+        disk_mb=request["disk_mb"],
+    )
+    connection_info = Path(request["connection_file"]).read_text()
+    enter_namespaces()
+    sockets = build_root(filesystem, connection_info)
+    socket.send_fds(connection, [b"sockets"], [sockets])
+    os.close(sockets)
+    connection.close()
+    bound, made = os.pipe()  # the kernel says it made its sockets
+    locked, lock = os.pipe()  # ... and waits to hear they are locked
+    kernel = new_pid_namespace()
+    if kernel:  # here, outside the kernel's PID namespace: lock its sockets, wait for it, and end as it ends
+        os.close(made), os.close(locked)
+        if os.read(bound, 1):
+            lock_sockets(filesystem)
+            os.write(lock, b"1")
+        return exit_code(os.waitpid(kernel, 0)[1])
+    os.close(bound), os.close(lock)
+    enter_root(filesystem)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    from ipykernel.kernelapp import IPKernelApp
 
-        app = IPKernelApp.instance()
-        app.initialize(["-f", str(filesystem.sockets / CONNECTION_FILE)])
-        os.write(made, b"1")
-        if os.read(locked, 1) != b"1":
-            raise RuntimeError("the sandbox could not lock the kernel's sockets")
-        app.start()
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+    app = IPKernelApp.instance()
+    app.initialize(["-f", str(filesystem.sockets / CONNECTION_FILE)])
+    os.write(made, b"1")
+    if os.read(locked, 1) != b"1":
+        raise RuntimeError("the sandbox could not lock the kernel's sockets")
+    app.start()
+    return 0
 
 
 # --- the client ----------------------------------------------------------------------------------------------------
