@@ -32,6 +32,7 @@ from typing import Any
 import nbformat
 from jupyter_core.utils import ensure_async
 from nbclient import NotebookClient
+from nbclient.client import timestamp
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..notebooks import KernelPlace, execute_notebook
@@ -214,7 +215,15 @@ class GradingClient(NotebookClient):
 
     async def run_checked(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
         """Run a checked test cell part by part: its calls in the kernel, its checks in the checker, with only data
-        between them; ``record.check`` is the verdict, from the checks alone."""
+        between them; ``record.check`` is the verdict, from the checks alone. The cell's recorded time runs from its
+        first call to its last part, whether call or check."""
+        try:
+            await self.run_parts(cell, cell_index, record)
+        finally:
+            cell.metadata.setdefault("execution", {})["shell.execute_reply"] = timestamp()
+
+    async def run_parts(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
+        """`run_checked`'s parts, in order, until one fails."""
         parts = segments(cell.source)
         header = imports(cell.source)
         known = set(names_bound(header))  # what the checks' namespace holds: the cell's imports, what checks bound
@@ -252,11 +261,11 @@ class GradingClient(NotebookClient):
                 await super().async_execute_cell(piece, cell_index, store_history=False)
                 cell.outputs += piece.outputs
                 cell.execution_count = piece.execution_count
-                timing, spans = piece.metadata.get("execution", {}), cell.metadata.setdefault("execution", {})
-                if "iopub.execute_input" in timing:  # the cell ran from its first call's start ...
-                    spans.setdefault("iopub.execute_input", timing["iopub.execute_input"])
-                if "shell.execute_reply" in timing:  # ... to its last call's end
-                    spans["shell.execute_reply"] = timing["shell.execute_reply"]
+                timing = piece.metadata.get("execution", {})  # the cell ran from its first call's start
+                if "iopub.execute_input" in timing:
+                    cell.metadata.setdefault("execution", {}).setdefault(
+                        "iopub.execute_input", timing["iopub.execute_input"]
+                    )
                 if record.reply != "ok":
                     record.check = record.error or "the call did not finish"
                     return
