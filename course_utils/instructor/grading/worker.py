@@ -224,52 +224,60 @@ class GradingClient(NotebookClient):
 
     async def run_parts(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
         """`run_checked`'s parts, in order, until one fails."""
-        parts = segments(cell.source)
-        header = imports(cell.source)
-        known = set(names_bound(header))  # what the checks' namespace holds: the cell's imports, what checks bound
+        parts, header = segments(cell.source), imports(cell.source)
+        known = names_bound(header)  # what the checks' namespace holds: the cell's imports, what checks bound
         made = "{}"  # the values the last check made for the calls after it
         cell.outputs = []
         for position, part in enumerate(parts):
             if part.check:
-                needed = names_read(part.code) - names_bound(part.code) - known - BUILTINS
-                values, problems = await self.values(sorted(needed))
-                if problems:
-                    record.check = "the check could not read what your code made: " + "; ".join(problems)
-                    return
-                later = [p for p in parts[position + 1 :] if not p.check]
-                wanted = sorted(names_bound(part.code) & set().union(set(), *(names_read(p.code) for p in later)))
-                request = {"cell": cell_index, "imports": header, "code": part.code, "values": values, "wanted": wanted}
-                answer = self.checks.ask(request)
-                if answer["printed"]:
-                    self.show(cell, cell_index, answer["printed"])
+                later = set().union(set(), *(names_read(p.code) for p in parts[position + 1 :] if not p.check))
+                answer = await self.run_check(part.code, cell, cell_index, header, known, later)
                 if not answer["passed"]:
                     record.check = answer["error"]
                     return
                 known |= names_bound(part.code)
                 made = answer["values"]
-            else:
-                if made != "{}":
-                    given, problem = await self.evaluate(
-                        f"(lambda ns: (exec({DATA_SOURCE!r}, ns), globals().update(ns['decode']({made!r})), '')[2])"
-                        "({})"
-                    )
-                    if given is None:
-                        record.check = f"the grader could not hand the test's inputs to the kernel ({problem})"
-                        return
-                piece = copy.deepcopy(cell)
-                piece.source, piece.outputs = part.code, []
-                await super().async_execute_cell(piece, cell_index, store_history=False)
-                cell.outputs += piece.outputs
-                cell.execution_count = piece.execution_count
-                timing = piece.metadata.get("execution", {})  # the cell ran from its first call's start
-                if "iopub.execute_input" in timing:
-                    cell.metadata.setdefault("execution", {}).setdefault(
-                        "iopub.execute_input", timing["iopub.execute_input"]
-                    )
-                if record.reply != "ok":
-                    record.check = record.error or "the call did not finish"
-                    return
+            elif failure := await self.run_call(part.code, cell, cell_index, made, record):
+                record.check = failure
+                return
         record.check = ""
+
+    async def run_check(
+        self, code: str, cell: nbformat.NotebookNode, cell_index: int, header: str, known: set[str], later: set[str]
+    ) -> dict:
+        """One check, in the checker, on the kernel's values of the names it reads that the checks do not hold;
+        ``later`` are the names the calls after it read (what it binds of them comes back in the answer's values)."""
+        values, problems = await self.values(sorted(names_read(code) - names_bound(code) - known - BUILTINS))
+        if problems:
+            return {"passed": False, "error": "the check could not read what your code made: " + "; ".join(problems)}
+        wanted = sorted(names_bound(code) & later)
+        answer = self.checks.ask(
+            {"cell": cell_index, "imports": header, "code": code, "values": values, "wanted": wanted}
+        )
+        if answer["printed"]:
+            self.show(cell, cell_index, answer["printed"])
+        return answer
+
+    async def run_call(
+        self, code: str, cell: nbformat.NotebookNode, cell_index: int, made: str, record: CellRecord
+    ) -> str:
+        """One call, in the kernel, after the values the checks ``made`` for it are bound there; why it failed, or
+        ``""``. Its outputs are the cell's."""
+        if made != "{}":
+            given, problem = await self.evaluate(
+                f"(lambda ns: (exec({DATA_SOURCE!r}, ns), globals().update(ns['decode']({made!r})), '')[2])({{}})"
+            )
+            if given is None:
+                return f"the grader could not hand the test's inputs to the kernel ({problem})"
+        piece = copy.deepcopy(cell)
+        piece.source, piece.outputs = code, []
+        await super().async_execute_cell(piece, cell_index, store_history=False)
+        cell.outputs += piece.outputs
+        cell.execution_count = piece.execution_count
+        began = piece.metadata.get("execution", {}).get("iopub.execute_input")  # the cell ran from its first call
+        if began is not None:
+            cell.metadata.setdefault("execution", {}).setdefault("iopub.execute_input", began)
+        return "" if record.reply == "ok" else record.error or "the call did not finish"
 
     async def values(self, names: list[str]) -> tuple[str, list[str]]:
         """The kernel's values of ``names``, encoded as data (``data.py``), and what kept any of them from being."""
