@@ -1,16 +1,18 @@
 """What the labs' test cells use to check an exercise: that it was done, not handed to a library, what a plot
-shows, however it was drawn, and the seed of a hidden test's inputs."""
+shows, however it was drawn, the seed of a hidden test's inputs, and a trained model's weights as data."""
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import sys
 import types
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 
 import numpy as np
+import torch
 from matplotlib.axes import Axes
 from matplotlib.collections import PathCollection
 
@@ -103,3 +105,29 @@ def grading_seed() -> int:
     An answer can only pass such a test by computing: nobody knows its inputs before it runs.
     """
     return int(os.environ.get("COURSE_GRADING_SEED") or secrets.randbelow(2**31))
+
+
+def model_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """A trained model's weights as data, on the CPU, to be measured apart from it (`load_weights`).
+
+    A PEFT model is merged first, in a copy: its weights then fit the base model's architecture.
+    """
+    if hasattr(model, "merge_and_unload"):
+        model = copy.deepcopy(model).merge_and_unload()
+    return {name: tensor.detach().cpu() for name, tensor in model.state_dict().items()}
+
+
+def load_weights(model: torch.nn.Module, weights: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    """``model`` with ``weights`` (from `model_weights`) in place of its own, in evaluation mode.
+
+    Raises an ``AssertionError`` (a failed check) naming what does not fit: missing, unexpected or misshapen weights.
+    """
+    own = model.state_dict()
+    missing, unexpected = sorted(own.keys() - weights.keys()), sorted(weights.keys() - own.keys())
+    assert not missing and not unexpected, (
+        f"The weights do not fit the lab's model: missing {missing[:3]}, unexpected {unexpected[:3]}."
+    )
+    misshapen = [name for name in own if tuple(own[name].shape) != tuple(weights[name].shape)]
+    assert not misshapen, f"The weights do not fit the lab's model: {misshapen[:3]} have other shapes."
+    model.load_state_dict(dict(weights))
+    return model.eval()

@@ -18,12 +18,17 @@ response template ``### Response:\\n`` gets the label -100, which PyTorch's cros
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from transformers import PreTrainedTokenizerBase
+
+from .checks import load_weights
+from .loaders import first_rows, load_code_alpaca, load_sft_model
+from .profiles import Profile
+from .quiet import quiet_loading
 
 IGNORE_INDEX = -100
 RESPONSE_TEMPLATE = "### Response:\n"
@@ -173,6 +178,23 @@ def completion_loss(
         ).item()
         tokens += int((labels[:, 1:] != IGNORE_INDEX).sum())
     return total / tokens
+
+
+def held_out_loss(profile: Profile, weights: Mapping[str, torch.Tensor] | None = None, rows: int = 40) -> float:
+    """Lab 1's measure of tuning: `completion_loss` on the answers to the first ``rows`` held-out instructions, of the
+    base model, or of the base model with ``weights`` in place (``checks.model_weights`` of a tuned one)."""
+    with quiet_loading():  # the lab showed the model's load report once
+        model, tokenizer = load_sft_model(profile)
+    if weights is not None:
+        load_weights(model, weights)
+    held_out = first_rows(load_code_alpaca(profile)["test"], rows)
+    prompts = [
+        tokenizer.apply_chat_template(
+            to_messages(row), chat_template=ALPACA_CHAT_TEMPLATE, tokenize=False, add_generation_prompt=True
+        )
+        for row in held_out
+    ]
+    return completion_loss(model, tokenizer, prompts, held_out["output"])
 
 
 def trl_completion_labels(

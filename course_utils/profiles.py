@@ -135,24 +135,29 @@ def setup(profile: ProfileName | None = None, seed: int = 0) -> Profile:
         CourseSetupError: in one line, when a library must be installed or the runtime restarted first.
     """
     check_runtime()
+    chosen, reason = choose(profile, seed)
+    hide_library_deprecations()
+    if chosen.quiet:
+        silence_libraries()
+    seed_everything(chosen.seed)
+    print(describe(chosen))
+    print(f"Profile {chosen.name}: {reason}.")
+    if chosen.max_steps is not None:
+        print(f"Dry run: every training run stops after at most {chosen.max_steps} steps (COURSE_MAX_STEPS).")
+    return chosen
+
+
+def choose(profile: ProfileName | None = None, seed: int = 0) -> tuple[Profile, str]:
+    """The profile `setup` starts a lab in, and why, with nothing else done (the grader's checks measure in it)."""
     name, reason = (profile, "chosen in setup()") if profile else detect_profile()
     if name not in PROFILES:
         raise ValueError(f"profile={name!r} is not a profile; choose one of {', '.join(PROFILES)}.")
     device = "cuda" if torch.cuda.is_available() else "cpu"
     seed_override = whole_number_from_environment("COURSE_SEED", minimum=0)
-    seed = seed if seed_override is None else seed_override
     # COURSE_MAX_STEPS caps every training run: a profile's code path without its training time
     max_steps = whole_number_from_environment("COURSE_MAX_STEPS", minimum=1)
-    chosen = Profile(name=name, device=device, seed=seed, max_steps=max_steps)
-    hide_library_deprecations()
-    if chosen.quiet:
-        silence_libraries()
-    seed_everything(seed)
-    print(describe(chosen))
-    print(f"Profile {name}: {reason}.")
-    if chosen.max_steps is not None:
-        print(f"Dry run: every training run stops after at most {chosen.max_steps} steps (COURSE_MAX_STEPS).")
-    return chosen
+    seed = seed if seed_override is None else seed_override
+    return Profile(name=name, device=device, seed=seed, max_steps=max_steps), reason
 
 
 def whole_number_from_environment(variable: str, minimum: int) -> int | None:

@@ -68,3 +68,20 @@ def quiet_progress() -> Iterator[None]:
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
+
+
+@contextmanager
+def quiet_loading() -> Iterator[None]:
+    """Hide transformers' loading report and progress bar for a block: a model loaded again, whose report (a new score
+    head, say) the lab has shown once already."""
+    import transformers
+
+    verbosity, bars = transformers.logging.get_verbosity(), transformers.logging.is_progress_bar_enabled()
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        if bars:
+            transformers.logging.enable_progress_bar()

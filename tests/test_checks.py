@@ -91,3 +91,44 @@ def test_done_by_hand_fails_when_the_profiler_is_switched_off_inside():
         with done_by_hand(statistics.median, exercise="the median"):
             sys.setprofile(None)
     assert sys.getprofile() is None
+
+
+def test_model_weights_of_a_lora_model_fit_its_base_and_leave_it_adapted():
+    import torch
+    from peft import LoraConfig, get_peft_model
+
+    from course_utils.checks import load_weights, model_weights
+    from course_utils.loaders import load_reward_model
+    from course_utils.profiles import Profile
+
+    torch.manual_seed(0)
+    base, tokenizer = load_reward_model(Profile("tiny", "cpu"))
+    config = LoraConfig(
+        r=2, target_modules=["c_attn"], fan_in_fan_out=True, task_type="SEQ_CLS", init_lora_weights=False
+    )
+    adapted = get_peft_model(base, config).eval()  # random adapters: merging them changes the weights
+    inputs = tokenizer(["Human: hi\n\nAssistant: Hello."], return_tensors="pt")
+    with torch.no_grad():
+        expected = adapted(**inputs).logits
+    weights = model_weights(adapted)
+    fresh, _ = load_reward_model(Profile("tiny", "cpu"))
+    assert weights.keys() == fresh.state_dict().keys()
+    with torch.no_grad():
+        torch.testing.assert_close(load_weights(fresh, weights)(**inputs).logits, expected)
+    assert hasattr(adapted, "peft_config") and any("lora_A" in name for name, _ in adapted.named_parameters())
+
+
+def test_load_weights_names_what_does_not_fit():
+    import torch
+
+    from course_utils.checks import load_weights
+
+    model = torch.nn.Linear(2, 1)
+    with pytest.raises(AssertionError, match=r"missing \['bias'\], unexpected \['extra'\]"):
+        load_weights(model, {"weight": torch.zeros(1, 2), "extra": torch.zeros(1)})
+    with pytest.raises(AssertionError, match=r"\['weight'\] have other shapes"):
+        load_weights(model, {"weight": torch.zeros(2, 2), "bias": torch.zeros(1)})
+    assert torch.equal(
+        load_weights(model, {"weight": torch.ones(1, 2), "bias": torch.zeros(1)})(torch.ones(1, 2)),
+        torch.tensor([[2.0]]),
+    )

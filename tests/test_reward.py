@@ -138,3 +138,26 @@ def test_load_saved_reward_model_merges_a_lora_adapter_and_its_score_head(tmp_pa
     assert not hasattr(loaded, "peft_config") or not loaded.peft_config, "the adapter should be merged"
     torch.testing.assert_close(reward_scores(loaded, loaded_tokenizer, TEXTS), expected, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(expected, untuned, atol=1e-3), "the adapter should change the rewards"
+
+
+def test_split_by_prompt_holds_out_whole_prompts_in_order():
+    from datasets import Dataset
+
+    from course_utils.reward import split_by_prompt
+
+    rows = Dataset.from_dict({"prompt": ["p1", "p2", "p1", "p3", "p4", "p2", "p5", "p1"], "chosen": list("abcdefgh")})
+    split = split_by_prompt(rows, test_size=0.4, seed=0)
+    # sorted p1..p5 shuffled by random.Random(0): p3, p2, p1, p5, p4; round(0.4 * 5) = 2 held out: p3 and p2
+    assert split["test"]["chosen"] == ["b", "d", "f"] and split["train"]["chosen"] == ["a", "c", "e", "g", "h"]
+
+
+def test_held_out_accuracy_scores_the_held_out_pairs_with_the_weights_given(reward_model_and_tokenizer):
+    from course_utils.checks import model_weights
+    from course_utils.reward import conversation, held_out_accuracy, held_out_pairs
+
+    model, tokenizer = reward_model_and_tokenizer
+    profile = Profile("tiny", "cpu")
+    chosen, rejected = held_out_pairs(profile)
+    assert len(chosen) == len(rejected) == 98 and chosen[0].startswith(conversation("", "")[:7])
+    wins = reward_scores(model, tokenizer, chosen) > reward_scores(model, tokenizer, rejected)
+    assert held_out_accuracy(profile, model_weights(model)) == wins.float().mean().item()

@@ -24,7 +24,7 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import determine_grade
 
 from course_utils.instructor.grading import simulate
-from course_utils.instructor.grading.cells import grading_info, is_test
+from course_utils.instructor.grading.cells import grading_info, is_test, segments
 from course_utils.instructor.grading.feedback import hidden_lines
 from course_utils.instructor.grading.grade import GradeConfig, grade_class
 from course_utils.instructor.grading.gradebook import gradebook_url
@@ -54,10 +54,10 @@ GRADED_CELLS = {
         "test_split_by_prompt",
         "test_bradley_terry_loss",
         "test_matches_trl",
+        "test_reward_scores",
         "test_trainer",
         "test_pairwise_accuracy",
         "test_training_target",
-        "test_score",
         "test_plot_reward_against_length",
     },
     "lab3_ppo_sentiment": {
@@ -122,7 +122,9 @@ LOOPING_ACCURACY = (
     "    return (chosen_rewards > rejected_rewards).float().mean().item()\n"
 )
 CRASH = "import os\n\nos._exit(1)\n"
-HOARDING_SCORE = "def score(prompt, response):\n    hoard = [bytearray(2**30) for _ in range(64)]\n    return 0.0\n"
+HOARDING_SCORES = (
+    "def reward_scores(model, tokenizer, texts, batch_size=32):\n    hoard = [bytearray(2**30) for _ in range(64)]\n"
+)
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
@@ -132,6 +134,7 @@ FORGER = " ".join(f"{sys.executable} -c {simulate.FORGE}".split())  # its comman
 FORGING = f"tampering: a background process is running: {FORGER[:100]} ..."  # cut at 100 characters
 # Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
 LAB3 = "lab3_ppo_sentiment"
+PROBED = "lab4_dpo"  # a lab whose test cells still run whole in the kernel, watched by the probe
 WRAPPERS = {
     "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
     "def kl_penalised_rewards(*args, **kwargs):\n    return losses.kl_penalised_rewards(*args, **kwargs)\n",
@@ -190,7 +193,7 @@ def build_class(inbox: Path, course_dir: Path) -> None:
                     ),
                     "test_pairwise_accuracy",
                 ),
-                "test_score",
+                "test_reward_scores",
                 points=100,
             ),
             "test_trainer",
@@ -199,7 +202,7 @@ def build_class(inbox: Path, course_dir: Path) -> None:
         # One answer never returns on its test, another asks for 64 GB, the last ends its kernel.
         "stuck": simulate.with_source(
             simulate.with_source(
-                simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "score", HOARDING_SCORE
+                simulate.with_source(good, "pairwise_accuracy", LOOPING_ACCURACY), "reward_scores", HOARDING_SCORES
             ),
             "plot_reward_against_length",
             CRASH,
@@ -213,12 +216,12 @@ def build_class(inbox: Path, course_dir: Path) -> None:
             "test_format_conversation",
             hostile_code(course_dir) + "\n" + simulate.PRINT_TESTS,
         ),
-        # The release untouched, plus one line of tampering in its first answer cell.
-        **{student: simulate.with_first_answer(release, code) for student, code in simulate.TAMPERING.items()},
     }
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
+    for student, code in simulate.TAMPERING.items():  # a probed lab's release, one line of tampering in it
+        nbformat.write(simulate.with_first_answer(read_release(PROBED), code), inbox / f"{student}_{PROBED}.ipynb")
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
     for name, wrapper in WRAPPERS.items():
@@ -258,16 +261,15 @@ EXPECTED = {
         "kernel died",
         {
             "test_pairwise_accuracy": ("failed", INTERRUPTED),
-            "test_score": ("failed", "MemoryError"),
+            "test_reward_scores": ("failed", "MemoryError"),
             "test_plot_reward_against_length": ("not run", KERNEL_DIED),
         },
     ),
     "hostile": (MAX, "ok", {}),
-    # The release untouched (0 points honestly), plus one line of tampering in its first answer cell.
-    "handler": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", HANDLED))),
-    "traceback": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", REPLACED))),
-    "rewriter": (0.0, "ok", dict.fromkeys(GRADED_CELLS[LAB], ("failed", FORGING))),
 }
+# Lab 4's release untouched (0 points honestly), plus one line of tampering in its first answer cell: the lab's
+# test cells still run in the kernel, watched by the probe, which flags what it finds.
+TAMPERED = {"handler": HANDLED, "traceback": REPLACED, "rewriter": FORGING}
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -277,6 +279,15 @@ def test_each_case_gets_its_exact_score_and_reasons(graded, student):
     points, status, lost = EXPECTED[student]
     assert (lab.points, lab.max_points, lab.status) == (points, MAX, status)
     assert {r.question: (r.status, r.reason) for r in lab.results if r.points < r.max_points} == lost
+
+
+@pytest.mark.parametrize("student", sorted(TAMPERED))
+def test_tampering_in_one_line_scores_zero_with_the_finding_as_reason(graded, student):
+    lab = graded[0][(student, PROBED)]
+    assert (lab.points, lab.status) == (0.0, "ok")
+    assert {r.question: (r.status, r.reason) for r in lab.results} == dict.fromkeys(
+        GRADED_CELLS[PROBED], ("failed", TAMPERED[student])
+    )
 
 
 def test_a_file_that_is_not_a_notebook_scores_zero_with_the_reason(graded):
@@ -325,9 +336,9 @@ def test_what_was_repaired_is_recorded_per_student(graded):
     assert repairs["hostile"] == [] and all(grades[("solver", lab)].repairs == [] for lab in LABS if lab != LAB)
     assert repairs["edited"] == [
         Repair("test_format_conversation", "replaced an edited test cell with the original"),
+        Repair("test_reward_scores", "restored points (100 -> 1)"),
         Repair("test_trainer", "restored graded flag (False -> True)"),
         Repair("test_pairwise_accuracy", "restored a deleted test cell"),
-        Repair("test_score", "restored points (100 -> 1)"),
     ]
     graded_cells = [grading_info(cell)["grade_id"] for cell in read_release(LAB).cells if grading_info(cell)]
     assert repairs["solver"] == [Repair(cell, "restored lost grading metadata") for cell in graded_cells]  # Colab's
@@ -357,18 +368,31 @@ def test_hostile_code_reached_nothing(graded):
         "another's graded notebook: FileNotFoundError",
     ]
     assert not (course_dir / "planted.txt").exists()
-    hidden = [line for cell in read_solution(LAB).cells if is_test(cell) for line in hidden_lines(cell.source)]
-    assert [line for line in hidden if line in printed] == []  # the kernel no longer held the hidden tests
+    assert [line for line in hidden_check_lines(LAB) if line in printed] == []  # the kernel never held a hidden check
 
 
-def test_tampering_in_one_line_scores_zero_and_is_flagged(graded):
+def hidden_check_lines(lab: str) -> list[str]:
+    """The lines of a lab's hidden checks (its hidden calls run in the kernel, by design) the release does not show."""
+    released = {line.strip() for cell in read_release(lab).cells for line in cell.source.splitlines()}
+    lines = []
+    for cell in read_solution(lab).cells:
+        if is_test(cell):
+            calls = {
+                line.strip() for part in segments(cell.source) if not part.check for line in part.code.splitlines()
+            }
+            lines += [line for line in hidden_lines(cell.source) if line not in calls | released]
+    assert lines, f"{lab} should have hidden checks"
+    return lines
+
+
+def test_tampering_is_flagged_for_the_instructor(graded):
     grades, course_dir = graded
     flagged = {student for (student, lab), graded_lab in grades.items() if graded_lab.flags}
     assert flagged == {"handler", "traceback", "rewriter"}
     with (course_dir / "exports" / "grades.csv").open() as handle:
-        rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == LAB}
+        rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == PROBED}
     assert rows["handler"] == HANDLED.removeprefix("tampering: ") and rows["solver"] == ""
-    assert grades[("traceback", LAB)].flags == [REPLACED.removeprefix("tampering: ")]
+    assert grades[("traceback", PROBED)].flags == [REPLACED.removeprefix("tampering: ")]
 
 
 def test_no_process_outlives_its_run(graded):

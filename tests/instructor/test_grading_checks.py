@@ -10,6 +10,7 @@ from course_utils.instructor.grading.cells import Segment, imports, names_bound,
 from course_utils.instructor.grading.checker import Checker
 from course_utils.instructor.grading.data import NotData, decode, encode, encode_names
 from course_utils.instructor.grading.package_view import build_view, module_file, without
+from course_utils.profiles import Profile
 
 CELL = """import torch
 
@@ -42,6 +43,8 @@ def test_the_names_a_part_reads_and_binds_and_the_cells_imports():
     assert names_bound(check) == {"grading_seed", "inputs"}
     assert names_read(check) == {"torch", "grading_seed"}
     assert imports(CELL) == "import torch\nfrom course_utils.checks import grading_seed\n"
+    # a parameter is bound where it is used: the check does not ask the kernel for it
+    assert names_read("f(msg=lambda message: message)\n") - names_bound("f(msg=lambda message: message)\n") == {"f"}
 
 
 def test_data_crosses_and_objects_do_not():
@@ -61,7 +64,7 @@ def test_data_crosses_and_objects_do_not():
 
 
 def test_the_checker_runs_a_check_on_the_values_and_keeps_the_cells_namespace():
-    checker = Checker()
+    checker = Checker(Profile("grade", "cpu"))
     request = {"cell": 4, "imports": "import torch\n", "values": encode({"loss": torch.tensor(2.0)}), "wanted": []}
     passed = checker.answer({**request, "code": 'assert loss.item() == 2.0, "Expected 2."\nprint("fine")\n'})
     assert passed == {"passed": True, "error": "", "printed": "fine\n", "values": "{}"}
@@ -71,6 +74,8 @@ def test_the_checker_runs_a_check_on_the_values_and_keeps_the_cells_namespace():
         {**request, "values": encode({"loss": torch.tensor(3.0)}), "code": "assert loss == 2, 'Expected 2.'\n"}
     )
     assert (failed["passed"], failed["error"]) == (False, "AssertionError: Expected 2.")
+    given = checker.answer({**request, "code": "assert profile.name == 'grade'\n"})  # the checker's, not the kernel's
+    assert given["passed"]
     broken = checker.answer({**request, "code": "undefined_name\n"})
     assert broken["error"].startswith("the check failed to run: NameError: name 'undefined_name' is not defined")
 

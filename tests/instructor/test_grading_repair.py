@@ -87,12 +87,12 @@ def test_a_visible_test_edited_to_pass_is_replaced(solved, release, source, expe
 
 
 def test_changed_points_and_ungraded_flag_are_restored(solved, release, source, expected):
-    find(solved, "test_score").metadata["nbgrader"]["points"] = 100
+    find(solved, "test_reward_scores").metadata["nbgrader"]["points"] = 100
     find(solved, "test_trainer").metadata["nbgrader"]["grade"] = False
     repaired, repairs = repair(solved, release, source)
     assert graded_view(repaired) == expected
     assert set(repairs) == {
-        Repair("test_score", "restored points (100 -> 1)"),
+        Repair("test_reward_scores", "restored points (100 -> 1)"),
         Repair("test_trainer", "restored graded flag (False -> True)"),
     }
 
@@ -117,11 +117,11 @@ def test_a_deleted_first_answer_cell_comes_back_unanswered(solved, release, sour
 
 
 def test_a_copied_test_cell_is_graded_once(solved, release, source, expected):
-    index = solved.cells.index(find(solved, "test_score"))
+    index = solved.cells.index(find(solved, "test_reward_scores"))
     solved.cells.insert(index + 1, copy.deepcopy(solved.cells[index]))
     repaired, repairs = repair(solved, release, source)
     assert graded_view(repaired) == expected
-    assert repairs == [Repair("test_score", "removed grading metadata from an extra cell")]
+    assert repairs == [Repair("test_reward_scores", "removed grading metadata from an extra cell")]
 
 
 def test_an_answer_retyped_in_a_new_cell_is_recognised(solved, release, source, expected):
@@ -144,7 +144,7 @@ def test_an_answer_without_a_function_is_matched_by_its_place(solved, release, s
 
 
 def test_repair_leaves_the_submission_untouched(solved, release, source):
-    index = solved.cells.index(find(solved, "test_score"))
+    index = solved.cells.index(find(solved, "test_reward_scores"))
     solved.cells.insert(index + 1, copy.deepcopy(solved.cells[index]))  # duplicate ids, extra graded cell
     find(solved, "test_trainer").source = "pass"
     before = copy.deepcopy(solved)

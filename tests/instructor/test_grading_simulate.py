@@ -33,11 +33,11 @@ def test_colab_files_have_format_4_0_no_cell_ids_and_colab_metadata():
 def test_edits_leave_the_original_alone():
     notebook = read_release("lab2_reward_modeling")
     before = nbformat.writes(notebook)
-    changed = simulate.with_grading(simulate.without_cell(notebook, "test_score"), "test_trainer", points=9)
+    changed = simulate.with_grading(simulate.without_cell(notebook, "test_reward_scores"), "test_trainer", points=9)
     assert nbformat.writes(notebook) == before
     assert (
         simulate.find_cell(changed, "test_trainer")
         and grading_info(changed.cells[simulate.find_cell(changed, "test_trainer")])["points"] == 9
     )
-    with pytest.raises(KeyError, match="test_score"):
-        simulate.find_cell(changed, "test_score")
+    with pytest.raises(KeyError, match="test_reward_scores"):
+        simulate.find_cell(changed, "test_reward_scores")

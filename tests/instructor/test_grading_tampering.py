@@ -289,6 +289,32 @@ torch.allclose = namespace["allclose"]  # a library function, compiled under the
 """
 BLINDED = "get_ipython().user_expressions = lambda expressions: {}  # whatever the grader asks, it hears nothing\n"
 # The visible test's answer, learned from the notebook (or an earlier feedback page), returned whatever the input.
+# Names the grader did not ask for, slipped into the kernel's answer: the hidden check's own inputs, made trivial.
+INJECTED = """import base64
+import json
+
+from safetensors.torch import save
+
+plain_dumps = json.dumps
+
+
+def as_data(tensor):
+    return {"__tensor__": base64.b64encode(save({"tensor": tensor})).decode()}
+
+
+def dumps(value, *args, **kwargs):
+    if isinstance(value, dict) and "rewards" in value.get("values", {}):
+        trivial = {"kl": torch.zeros(3, 6), "scores": torch.zeros(3), "mask": torch.ones(3, 6)}
+        value["values"].update({name: as_data(tensor) for name, tensor in trivial.items()})
+    return plain_dumps(value, *args, **kwargs)
+
+
+json.dumps = dumps
+
+
+def kl_penalised_rewards(scores, kl, mask, kl_coef):
+    return torch.zeros_like(kl)
+"""
 HARD_CODED = 'def format_conversation(prompt, response):\n    return "Human: Hi\\n\\nAssistant: Hello"\n'
 ANYTHING = "from unittest import mock\n\n\ndef format_conversation(prompt, response):\n    return mock.ANY\n"
 PARTIAL = "import functools\n\nclipped_policy_loss = functools.partial(losses.clipped_policy_loss)\n"
@@ -355,6 +381,7 @@ def submissions(release: nbformat.NotebookNode, source: nbformat.NotebookNode) -
         "forged": simulate.with_source(good, "bradley_terry_loss", FORGED),
         "blinded": simulate.with_source(good, "bradley_terry_loss", ANSWERS["bradley_terry_loss"] + BLINDED),
         "oracle": simulate.with_source(good, "kl_penalised_rewards", WRONG_REWARDS + FIRST_INDEX),
+        "injected": simulate.with_source(good, "kl_penalised_rewards", INJECTED),
         "fakepkg": simulate.with_source(good, "kl_penalised_rewards", FAKE_PACKAGE),
         "exit": simulate.with_cell_after(wrong_loss, "test_format", simulate.FAKE_PASS),
         "magic": simulate.with_source(good, "format_conversation", MAGIC),
@@ -389,6 +416,7 @@ EXPECTED = {
     # Blinding what reports to the grader only keeps its own values from the checks.
     "blinded": (1.0, "ok", {q: f"{UNREAD}the kernel gave no answer for {name}" for q, name in LATER_READS.items()}),
     "oracle": (5.0, "ok", {"test_rewards": "AssertionError"}),
+    "injected": (5.0, "ok", {"test_rewards": "AssertionError"}),
     "fakepkg": (MAX, "ok", {}),
     "exit": (1.0, "kernel died", dict.fromkeys(LATER, "the kernel died (os._exit, a crash or the memory limit)")),
     # Values that compare equal to anything are not data: they never reach a check.
@@ -450,6 +478,14 @@ def test_the_checks_are_out_of_the_kernels_reach(graded):
     executed = nbformat.read(course_dir / "autograded" / "reaching" / LAB / f"{LAB}.ipynb", as_version=4)
     cell = next(cell for cell in executed.cells if "get_connection_file" in cell.source)
     assert "".join(output.get("text", "") for output in cell.outputs).splitlines() == REACHED
+
+
+def test_the_graded_notebook_keeps_each_test_cell_whole_with_its_outputs(graded):
+    _, course_dir, _, _ = graded
+    executed = nbformat.read(course_dir / "autograded" / "honest" / LAB / f"{LAB}.ipynb", as_version=4)
+    tests = {grading_info(cell)["grade_id"]: cell for cell in executed.cells if is_test(cell)}
+    assert {name: cell.source for name, cell in tests.items()} == {name: source for name, (_, source) in TESTS.items()}
+    assert tests["test_format"].execution_count is not None and tests["test_format"].outputs == []
 
 
 def test_what_a_student_chose_reaches_the_instructor_inert(graded):

@@ -19,16 +19,19 @@ What the grader guarantees:
   a spreadsheet would run as formulas are written as text (``exports.py``); submitted symbolic links are refused
   (``submissions.py``).
 - **No hidden test revealed.** The notebook file with the hidden tests is never visible to the kernel; test cells
-  run without being stored in the kernel's history, and their text is dropped from its caches afterwards; the
-  feedback shows the released tests only, and every output (tracebacks, and what the student's own code printed)
-  loses any line of hidden test code as a second line of defence.
+  run without being stored in the kernel's history (and, where the probe runs, their text is dropped from its caches
+  afterwards); a hidden test's checks run in the checker only; the feedback shows the released tests only, and
+  every output (tracebacks, and what the student's own code printed) loses any line of hidden test code as a second
+  line of defence.
 
 **Verdicts the student's code cannot reach**, for test cells that mark where their checks begin (``cells.py``:
 ``### CHECK`` and ``### CALL``). The cell's calls run in the kernel and its checks in ``checker.py``, a process
 outside the sandbox forked before any submission ran; the worker hands values between them as data only
 (``data.py``). A hidden part draws its inputs from a seed the kernel never sees and compares with the references in
-the checker. When every test cell of a lab is checked so, the kernel's package is a view without the lab's references
-(``package_view.py``) and no probe runs.
+the checker. A trained model crosses as its weights, which the check puts in the lab's model and measures on data it
+loads itself (``course_utils.checks.model_weights``); a check's ``profile`` is the checker's own. When every test cell
+of a lab is checked so, the kernel's package is a view without the lab's references (``package_view.py``) and no probe
+runs.
 
 What it checks but does not guarantee: the verdicts of test cells that run whole in the kernel (the labs not yet
 written with checks apart). Such a cell earns its points when the kernel's execute reply says it ran without error.

@@ -4,7 +4,8 @@
   lab's reference implementations: `references`;
 - the markers of the instructor's source: `SOLUTION_BLOCK` (the answer, replaced by a stub in the release) and
   `HIDDEN_BLOCK` (tests that only the grader runs); in a test cell, `CHECK` and `CALL` lines say which of its parts
-  check (they run where the student's code cannot reach them) and which call the student's code: `segments`;
+  check (they run where the student's code cannot reach them) and which call the student's code: `segments`; what a
+  check finds bound: `GIVEN`;
 - `clear_outputs`, for notebooks whose saved outputs are no evidence;
 - `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports;
 - `CellRecord`, what the worker saw of one cell (its execute reply, what the integrity checks found).
@@ -31,6 +32,9 @@ HIDDEN_BLOCK = marked_block("HIDDEN TESTS")
 # In a test cell, a line of its own: what follows ``### CHECK`` checks, what follows ``### CALL`` calls the student's
 # code. A cell begins with a call; a hidden block begins with a check's part (it draws the inputs of its call).
 CHECK, CALL = "### CHECK", "### CALL"
+# What a check finds bound before it runs, in a learner's notebook and under the grader alike: ``profile``, the
+# profile the lab runs in (under ``course grade``, the grader's own, never the kernel's word for it).
+GIVEN = frozenset({"profile"})
 HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 
 
@@ -69,11 +73,13 @@ def names_read(code: str) -> set[str]:
 
 
 def names_bound(code: str) -> set[str]:
-    """The names a part binds: assigned, imported, defined, or looped over."""
+    """The names a part binds: assigned, imported, defined, looped over, or a parameter (of a lambda too)."""
     bound = set()
     for node in ast.walk(ast.parse(code)):
         if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
             bound.add(node.id)
+        elif isinstance(node, ast.arg):
+            bound.add(node.arg)
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             bound.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):

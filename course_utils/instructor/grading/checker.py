@@ -12,7 +12,9 @@ any submission ran, or started afresh), with the real package: the references a 
 and never in the kernel.
 
 A request is ``{"cell": INDEX, "imports": CODE, "code": CODE, "values": DATA, "wanted": [NAME, ...]}``: the cell's
-import statements run first, in a namespace of its own (once per cell), then the check's code with the values bound.
+import statements run first, in a namespace of its own (once per cell) that starts with ``profile`` (``cells.GIVEN``:
+the profile this process detects, as a lab's ``setup()`` would, never the kernel's), then the check's code with the
+values bound.
 The answer is ``{"passed": BOOL, "error": TEXT, "printed": TEXT, "values": DATA}``: the ``wanted`` names as the check
 left them. ``COURSE_GRADING_SEED``, set for this process only, seeds the inputs hidden checks draw
 (``course_utils.checks.grading_rng``).
@@ -29,13 +31,16 @@ import tempfile
 import traceback
 from typing import Any, TextIO
 
+from ...profiles import Profile, choose
+from ...quiet import silence_libraries
 from .data import NotData, decode, encode
 
 
 class Checker:
-    """The namespaces of the cells being checked, one per cell."""
+    """The namespaces of the cells being checked, one per cell, each starting with the ``given`` names."""
 
-    def __init__(self) -> None:
+    def __init__(self, profile: Profile) -> None:
+        self.given = {"profile": profile}
         self.namespaces: dict[int, dict[str, Any]] = {}
 
     def answer(self, request: dict) -> dict:
@@ -44,7 +49,7 @@ class Checker:
         try:
             namespace = self.namespaces.get(request["cell"])
             if namespace is None:
-                namespace = self.namespaces[request["cell"]] = {"__name__": "__course_check__"}
+                namespace = self.namespaces[request["cell"]] = {"__name__": "__course_check__", **self.given}
                 exec(compile(request["imports"], "<imports>", "exec"), namespace)
             namespace.update(decode(request["values"]))
             with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(printed):
@@ -67,8 +72,11 @@ def failure(error: BaseException) -> str:
 
 
 def serve(requests: TextIO, answers: TextIO) -> None:
-    """Answer each request line until the input ends."""
-    checker = Checker()
+    """Answer each request line until the input ends, in the profile detected here (quiet where the lab is)."""
+    profile, _ = choose()
+    if profile.quiet:
+        silence_libraries()
+    checker = Checker(profile)
     for line in requests:
         if line.strip():
             answers.write(json.dumps(checker.answer(json.loads(line))) + "\n")

@@ -37,7 +37,7 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..notebooks import KernelPlace, execute_notebook
 from . import data, probe
-from .cells import CellRecord, RunStatus, imports, is_checked, is_test, names_bound, names_read, segments
+from .cells import GIVEN, CellRecord, RunStatus, imports, is_checked, is_test, names_bound, names_read, segments
 
 SUBMISSION, EXECUTED, RECORD, JOB = "submission.ipynb", "executed.ipynb", "record.json", "job.json"
 CHECKER_LOG = "checker.log"  # what the checker wrote on its stderr: why a check could not run
@@ -221,11 +221,12 @@ class GradingClient(NotebookClient):
             await self.run_parts(cell, cell_index, record)
         finally:
             cell.metadata.setdefault("execution", {})["shell.execute_reply"] = timestamp()
+            self.nb.cells[cell_index] = cell  # nbclient put the last part there: the notebook keeps the whole cell
 
     async def run_parts(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
         """`run_checked`'s parts, in order, until one fails."""
         parts, header = segments(cell.source), imports(cell.source)
-        known = names_bound(header)  # what the checks' namespace holds: the cell's imports, what checks bound
+        known = GIVEN | names_bound(header)  # what the checks' namespace holds: givens, imports, what checks bound
         made = "{}"  # the values the last check made for the calls after it
         cell.outputs = []
         for position, part in enumerate(parts):
@@ -250,7 +251,7 @@ class GradingClient(NotebookClient):
         values, problems = await self.values(sorted(names_read(code) - names_bound(code) - known - BUILTINS))
         if problems:
             return {"passed": False, "error": "the check could not read what your code made: " + "; ".join(problems)}
-        wanted = sorted(names_bound(code) & later)
+        wanted = sorted(names_bound(code) - names_bound(header) & later)  # imports are the calls' own to make
         answer = self.checks.ask(
             {"cell": cell_index, "imports": header, "code": code, "values": values, "wanted": wanted}
         )
@@ -288,7 +289,8 @@ class GradingClient(NotebookClient):
         )
         try:
             said = json.loads(answer or "")
-            return json.dumps(said["values"]), [str(said["missing"][name]) for name in sorted(said["missing"])]
+            given = {name: said["values"][name] for name in names if name in said["values"]}  # nothing unasked
+            return json.dumps(given), [str(said["missing"][name]) for name in names if name in said["missing"]]
         except Exception:
             return "{}", [f"the kernel gave no answer for {', '.join(names)}" + (f" ({problem})" if problem else "")]
 
