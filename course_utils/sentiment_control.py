@@ -42,6 +42,19 @@ def add_control_tokens(model: CausalLMWithValueHead, tokenizer: PreTrainedTokeni
 
 
 @torch.no_grad()
+def control_rewards(logits: Sequence[float], controls: Sequence[str]) -> list[float]:
+    """Each text's reward for the sentiment its control asked for, from the classifier's POSITIVE logit ``l``:
+    ``-l`` for ``[negative]``, ``-2|l| + 4`` for ``[neutral]`` (best at 0), ``l`` for ``[positive]``.
+
+    >>> control_rewards([2.0, 2.0, 2.0], ["[negative]", "[neutral]", "[positive]"])
+    [-2.0, 0.0, 2.0]
+    """
+    shaped = {"[negative]": lambda logit: -logit, "[neutral]": lambda logit: -2 * abs(logit) + 4, "[positive]": float}
+    if unknown := sorted(set(controls) - shaped.keys()):
+        raise ValueError(f"Unknown control(s) {unknown}; expected one of {CONTROLS}.")
+    return [float(shaped[control](logit)) for logit, control in zip(logits, controls, strict=True)]
+
+
 def control_scores(
     model: torch.nn.Module,
     tokenizer: PreTrainedTokenizerBase,

@@ -69,3 +69,17 @@ def test_control_scores_put_the_token_first_leave_it_out_of_the_text_and_repeat(
         assert texts[0].startswith("I watched this") and not any(c in text for c in CONTROLS for text in texts)
         assert means[control] == sum(len(text) for text in texts) / 2
     assert control_scores(model, tokenizer, query_ids, ids, reward_fn, seed=3, **options) == means
+
+
+def test_control_rewards_shape_the_positive_logit_by_control_and_name_an_unknown_one():
+    from course_utils.sentiment_control import control_rewards
+
+    # [negative]: -(-1.5) = 1.5; [neutral]: -2 * 1.5 + 4 = 1; [positive]: -1.5; a neutral text earns the neutral 4
+    assert control_rewards([-1.5, -1.5, -1.5, 0.0], ["[negative]", "[neutral]", "[positive]", "[neutral]"]) == [
+        1.5,
+        1.0,
+        -1.5,
+        4.0,
+    ]
+    with pytest.raises(ValueError, match=r"\['\[happy\]'\]"):
+        control_rewards([1.0], ["[happy]"])
