@@ -8,7 +8,7 @@ tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,11 @@ import torch
 from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from .checks import load_weights
+from .loaders import first_rows, load_causal_lm, load_ultrafeedback
 from .ppo.losses import logprobs_from_logits
+from .profiles import Profile
+from .quiet import quiet_loading
 from .training import reference_trainer, train
 
 
@@ -53,18 +57,73 @@ def train_sft_reference(
 
 
 @torch.no_grad()
-def perturbed_copy(source: str | Path, device: str, scale: float = 0.02, seed: int = 0) -> PreTrainedModel:
-    """The model at ``source`` with Gaussian noise of std ``scale`` added to every weight (seeded).
+@torch.no_grad()
+def perturb(model: PreTrainedModel, scale: float = 0.02, seed: int = 0) -> PreTrainedModel:
+    """``model`` with Gaussian noise of std ``scale`` added to every weight (seeded), in place.
 
     A policy that differs from its reference, so that checking a loss against TRL's is not a check of log 2.
     """
-    from transformers import AutoModelForCausalLM
-
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device)
     generator = torch.Generator().manual_seed(seed)
     for parameter in model.parameters():
         parameter.add_(torch.randn(parameter.shape, generator=generator).to(parameter.device) * scale)
     return model
+
+
+def preference_strings(row: dict) -> dict[str, str]:
+    """A conversation-format preference row as prompt / chosen / rejected strings.
+
+    The turns before the last answer become ``Human: ...`` and ``Assistant: ...`` lines joined by blank lines and
+    ending with ``Assistant:``; each answer starts with a space.
+
+    >>> turn = [{"role": "user", "content": "Hi"}]
+    >>> preference_strings({"chosen": [*turn, {"role": "assistant", "content": "Hello."}],
+    ...                     "rejected": [*turn, {"role": "assistant", "content": "No."}]})
+    {'prompt': 'Human: Hi\\n\\nAssistant:', 'chosen': ' Hello.', 'rejected': ' No.'}
+    """
+    speakers = {"user": "Human", "assistant": "Assistant"}
+    turns = [f"{speakers[message['role']]}: {message['content']}" for message in row["chosen"][:-1]]
+    return {
+        "prompt": "\n\n".join(turns) + "\n\nAssistant:",
+        "chosen": " " + row["chosen"][-1]["content"],
+        "rejected": " " + row["rejected"][-1]["content"],
+    }
+
+
+def held_out_margin(
+    profile: Profile,
+    policy_weights: Mapping[str, torch.Tensor],
+    reference_weights: Mapping[str, torch.Tensor],
+    beta: float = 0.1,
+) -> float:
+    """DPO's mean implicit reward margin on Lab 4's held-out pairs, as ``DPOTrainer.evaluate`` reports it, for a policy
+    and a reference given by their weights (``checks.model_weights``), each put in the lab's model.
+
+    The pairs are the lab's: UltraFeedback's ``test_prefs`` (400 of them in the full profile), as `preference_strings`.
+    """
+    from transformers import PrinterCallback
+    from trl import DPOConfig, DPOTrainer
+
+    with quiet_loading():  # the lab showed the model's load report once
+        (policy, tokenizer), (reference, _) = (load_causal_lm("dpo_model", profile) for _ in range(2))
+    load_weights(policy, policy_weights)
+    load_weights(reference, reference_weights)
+    test = load_ultrafeedback(profile)["test_prefs"]
+    pairs = Dataset.from_list(
+        [preference_strings(row) for row in first_rows(test, profile.pick(full=400, tiny=len(test)))]
+    )
+    options = {"beta": beta, "max_length": profile.pick(full=512, tiny=256), "per_device_eval_batch_size": 8}
+    with reference_trainer(
+        DPOTrainer,
+        DPOConfig,
+        options,
+        model=policy,
+        ref_model=reference,
+        train_dataset=pairs,
+        eval_dataset=pairs,
+        processing_class=tokenizer,
+    ) as trainer:
+        trainer.remove_callback(PrinterCallback)  # the measure is returned, not printed
+        return trainer.evaluate()["eval_rewards/margins"]
 
 
 @torch.no_grad()

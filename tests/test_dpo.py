@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from course_utils.dpo import completion_logprobs, train_sft_reference, trl_dpo_batch
+from course_utils.checks import model_weights
+from course_utils.dpo import completion_logprobs, held_out_margin, perturb, train_sft_reference, trl_dpo_batch
 from course_utils.loaders import load_causal_lm, load_dpo_models
 
 PROMPTS = ["Human: How do I boil an egg?\n\nAssistant:", "Human: Give me some tips to bake bread.\n\nAssistant:"]
@@ -18,12 +19,7 @@ def models(tiny_profile):
 @pytest.fixture(scope="module")
 def nudged(tiny_profile):
     """A policy that differs from the reference, so that DPO's loss is not log 2."""
-    policy, _ = load_causal_lm("dpo_model", tiny_profile)
-    generator = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        for parameter in policy.parameters():
-            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.02)
-    return policy
+    return perturb(load_causal_lm("dpo_model", tiny_profile)[0], seed=0)
 
 
 def test_load_dpo_models_gives_two_equal_models_and_freezes_the_reference(models):
@@ -119,3 +115,17 @@ def test_train_sft_reference_raises_the_chosen_answers_and_saves_a_plain_model(t
     sft_policy, sft_reference, _ = load_dpo_models(tiny_profile, source=tmp_path / "sft")
     assert all(torch.equal(a, b) for a, b in zip(sft_policy.parameters(), sft_reference.parameters(), strict=True))
     assert (completion_logprobs(sft_policy, before)[:2] > chosen_before + 1.0).all()  # the chosen answers, learned
+
+
+def test_perturb_moves_every_weight_by_seeded_noise(tiny_profile):
+    first, second = (perturb(load_causal_lm("dpo_model", tiny_profile)[0], seed=3) for _ in range(2))
+    untouched, _ = load_causal_lm("dpo_model", tiny_profile)
+    for (name, a), b, c in zip(first.named_parameters(), second.parameters(), untouched.parameters(), strict=True):
+        assert torch.equal(a, b) and not torch.equal(a, c), name
+
+
+def test_held_out_margin_is_zero_for_a_policy_equal_to_its_reference_and_not_otherwise(tiny_profile, nudged):
+    reference, _ = load_causal_lm("dpo_model", tiny_profile)
+    weights = model_weights(reference)
+    assert held_out_margin(tiny_profile, weights, weights) == 0.0
+    assert held_out_margin(tiny_profile, model_weights(nudged), weights) != 0.0

@@ -134,7 +134,7 @@ FORGER = " ".join(f"{sys.executable} -c {simulate.FORGE}".split())  # its comman
 FORGING = f"tampering: a background process is running: {FORGER[:100]} ..."  # cut at 100 characters
 # Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
 LAB3 = "lab3_ppo_sentiment"
-PROBED = "lab4_dpo"  # a lab whose test cells still run whole in the kernel, watched by the probe
+PROBED = "lab5_rlhf_capstone"  # the lab whose test cells still run whole in the kernel, watched by the probe
 WRAPPERS = {
     "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
     "def kl_penalised_rewards(*args, **kwargs):\n    return losses.kl_penalised_rewards(*args, **kwargs)\n",
@@ -267,7 +267,7 @@ EXPECTED = {
     ),
     "hostile": (MAX, "ok", {}),
 }
-# Lab 4's release untouched (0 points honestly), plus one line of tampering in its first answer cell: the lab's
+# Lab 5's release untouched (0 points honestly), plus one line of tampering in its first answer cell: the lab's
 # test cells still run in the kernel, watched by the probe, which flags what it finds.
 TAMPERED = {"handler": HANDLED, "traceback": REPLACED, "rewriter": FORGING}
 

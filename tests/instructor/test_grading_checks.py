@@ -43,8 +43,11 @@ def test_the_names_a_part_reads_and_binds_and_the_cells_imports():
     assert names_bound(check) == {"grading_seed", "inputs"}
     assert names_read(check) == {"torch", "grading_seed"}
     assert imports(CELL) == "import torch\nfrom course_utils.checks import grading_seed\n"
-    # a parameter is bound where it is used: the check does not ask the kernel for it
+    # a parameter is bound where it is used: the check does not ask the kernel for it...
     assert names_read("f(msg=lambda message: message)\n") - names_bound("f(msg=lambda message: message)\n") == {"f"}
+    # ... and it does not hide the part's own name of the same spelling
+    shadowed = "def reference(rows):\n    return [row for row in rows if row > limit]\n\n\nexpected = reference(rows)\n"
+    assert (names_read(shadowed), names_bound(shadowed)) == ({"reference", "rows", "limit"}, {"reference", "expected"})
 
 
 def test_data_crosses_and_objects_do_not():

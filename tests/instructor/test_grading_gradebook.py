@@ -15,7 +15,7 @@ LAB = "lab2_reward_modeling"
 def results(points: float) -> list[QuestionResult]:
     return [
         QuestionResult("ann", LAB, "test_format_conversation", 1.0, 1.0, "passed", ""),
-        QuestionResult("ann", LAB, "test_score", points, 1.0, "failed" if points == 0 else "passed", ""),
+        QuestionResult("ann", LAB, "test_reward_scores", points, 1.0, "failed" if points == 0 else "passed", ""),
     ]
 
 
@@ -36,10 +36,10 @@ def test_recording_twice_changes_nothing_and_a_manual_score_is_kept(tmp_path):
     assert rows(database) == first
     with Gradebook(gradebook_url(database)) as book:
         assert book.find_submission(LAB, "ann").score == 1.0
-        grade = book.find_grade("test_score", LAB, LAB, "ann")
+        grade = book.find_grade("test_reward_scores", LAB, LAB, "ann")
         grade.manual_score = 0.5  # an instructor's correction in formgrader
         book.db.commit()
     record_scores(database, results(1.0))
     with Gradebook(gradebook_url(database)) as book:
-        grade = book.find_grade("test_score", LAB, LAB, "ann")
+        grade = book.find_grade("test_reward_scores", LAB, LAB, "ann")
         assert (grade.auto_score, grade.manual_score, grade.score, grade.needs_manual_grade) == (1.0, 0.5, 0.5, True)

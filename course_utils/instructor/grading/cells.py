@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ast
 import re
+import symtable
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -66,25 +67,22 @@ def segments(source: str) -> list[Segment]:
 
 
 def names_read(code: str) -> set[str]:
-    """The names a part reads (whether or not it binds them first)."""
-    return {
-        node.id for node in ast.walk(ast.parse(code)) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
-    }
+    """The names a part reads from its namespace (bound there first or not), in its own code or in the functions,
+    lambdas and comprehensions it defines; their parameters and locals are theirs."""
+    table = symtable.symtable(code, "<part>", "exec")
+    read = {symbol.get_name() for symbol in table.get_symbols() if symbol.is_referenced()}
+    scopes = list(table.get_children())
+    while scopes:
+        scope = scopes.pop()
+        scopes += scope.get_children()
+        read |= {symbol.get_name() for symbol in scope.get_symbols() if symbol.is_global() and symbol.is_referenced()}
+    return read
 
 
 def names_bound(code: str) -> set[str]:
-    """The names a part binds: assigned, imported, defined, looped over, or a parameter (of a lambda too)."""
-    bound = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        elif isinstance(node, ast.arg):
-            bound.add(node.arg)
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
-    return bound
+    """The names a part binds in its namespace: assigned, imported, defined, or looped over."""
+    table = symtable.symtable(code, "<part>", "exec")
+    return {symbol.get_name() for symbol in table.get_symbols() if symbol.is_assigned() or symbol.is_imported()}
 
 
 def imports(source: str) -> str:
