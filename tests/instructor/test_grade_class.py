@@ -273,6 +273,15 @@ EXPECTED = {
 FINDINGS = [HANDLED, REPLACED, FORGING]
 
 
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_each_case_gets_its_exact_score_and_reasons(graded, student):
+    grades, _ = graded
+    lab = grades[(student, LAB)]
+    points, status, lost = EXPECTED[student]
+    assert (lab.points, lab.max_points, lab.status) == (points, MAX, status)
+    assert {r.question: (r.status, r.reason) for r in lab.results if r.points < r.max_points} == lost
+
+
 def test_tampering_scores_zero_with_the_findings_as_reason(graded):
     lab = graded[0][("tamperer", PROBED)]
     assert (lab.points, lab.status) == (0.0, "ok")
