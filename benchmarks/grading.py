@@ -13,12 +13,12 @@ rewrites the grader's files, correct but the exercises that have a reference in 
 correct with a cell that prints the tests it can find, correct with the numeric helpers tests compare with patched
 to agree with anything, correct but printing "All tests passed." and exiting after the first test. Both graders get
 the same files and the same per-cell time limit. Prints both wall times, their ratio, seconds per submission, and
-each kind's points from each grader (and how many of them ``course grade`` flagged for tampering).
+each kind's points from each grader.
 
 Where ``course grade``'s time goes: its phases (`ClassGrades.phases`), and per lab the seconds
 per submission, split into the notebook's cells (from the timings nbclient records in each graded notebook: test
 cells, of which the checks run apart from the kernel, and the rest) and the overhead around them (forking the
-kernel, the integrity probes, saving). While it grades,
+kernel, handing values to the checks, saving), and the checks' share of it all. While it grades,
 a thread samples every two seconds the memory of the grader and everything it started (the sum of proportional set
 sizes: pages the forked kernels share are counted once), the largest single process, and the grader's open file
 descriptors. Sampling is not free: the kernel walks a process's page tables to sum its proportional set size (7 ms of
@@ -273,7 +273,6 @@ def main() -> None:
         graded = grades.graded
         per_lab = where_the_time_goes(graded, config.course_dir)
         ours = {(lab.student, lab.lab): lab.points for lab in graded}
-        flagged = {(lab.student, lab.lab) for lab in graded if lab.flags}
         timings = {"course grade (parallel, sandboxed)": time.perf_counter() - start}
 
         theirs: dict[tuple[str, str], float | None] = {}
@@ -301,6 +300,8 @@ def main() -> None:
     for name, (seconds, tests, checks, others, runs) in per_lab.items():
         row = f"{name:<26}{runs:>12.0f}{seconds:>8.1f}{tests:>12.1f}{checks:>10.1f}{others:>13.1f}"
         print(row + f"{seconds - tests - others:>14.1f}")
+    check_share = sum(lab.check_seconds for lab in graded) / max(sum(lab.seconds for lab in graded), 1e-9)
+    print(f"The checks apart from the kernel took {check_share:.1%} of the submissions' run time.")
     print(
         f"Peaks while grading: {watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
         f"{watch.peak_process / 2**30:.2f} GiB in one process; open files in the grader: {watch.files_at_start} "
@@ -310,15 +311,14 @@ def main() -> None:
     )
     print(projection(per_lab, grades.phases, count, watch, args))
     print()
-    print(f"{'state':<12} {'course grade':>14} {'nbgrader':>10} {'flagged':>8}   total points over the class")
+    print(f"{'state':<12} {'course grade':>14} {'nbgrader':>10}   total points over the class")
     for kind in states:
         keys = [key for key in ours if kinds[key[0]] == kind]
         if keys:
             missing = sum(theirs.get(key) is None for key in keys)
             their_total = "-" if args.skip_nbgrader else f"{sum(theirs.get(key) or 0 for key in keys):g}"
             note = f"   ({missing} not graded by nbgrader)" if missing and not args.skip_nbgrader else ""
-            marked = sum(key in flagged for key in keys)
-            print(f"{kind:<12} {sum(ours[key] for key in keys):>14g} {their_total:>10} {marked:>8}{note}")
+            print(f"{kind:<12} {sum(ours[key] for key in keys):>14g} {their_total:>10}{note}")
 
 
 if __name__ == "__main__":

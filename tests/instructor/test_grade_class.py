@@ -14,7 +14,6 @@ import html
 import re
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -128,13 +127,9 @@ HOARDING_SCORES = (
 FLOOD = "for i in range(100_000):\n    print(i)\n"
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
-HANDLED = "tampering: IPython's exception handling was replaced (set_custom_exc)"
-REPLACED = "tampering: get_ipython().showtraceback was replaced"
-FORGER = " ".join(f"{sys.executable} -c {simulate.FORGE}".split())  # its command line, as the probe reads it
-FORGING = f"tampering: a background process is running: {FORGER[:100]} ..."  # cut at 100 characters
 # Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
 LAB3 = "lab3_ppo_sentiment"
-PROBED = "lab5_rlhf_capstone"  # the lab whose test cells still run whole in the kernel, watched by the probe
+TAMPERED = "lab5_rlhf_capstone"  # the lab whose release the tamperer hands in
 WRAPPERS = {
     "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
     "def kl_penalised_rewards(*args, **kwargs):\n    return losses.kl_penalised_rewards(*args, **kwargs)\n",
@@ -220,9 +215,9 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
-    # a probed lab's release, with every line of tampering at once (each is one finding of its own)
-    tampered = simulate.with_first_answer(read_release(PROBED), "\n".join(simulate.TAMPERING.values()))
-    nbformat.write(tampered, inbox / f"tamperer_{PROBED}.ipynb")
+    # a release with every line of tampering at once: errors hidden from the execute reply, the grader's files rewritten
+    tampered = simulate.with_first_answer(read_release(TAMPERED), "\n".join(simulate.TAMPERING.values()))
+    nbformat.write(tampered, inbox / f"tamperer_{TAMPERED}.ipynb")
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
     for name, wrapper in WRAPPERS.items():
@@ -268,9 +263,6 @@ EXPECTED = {
     ),
     "hostile": (MAX, "ok", {}),
 }
-# Lab 5's release untouched (0 points honestly), plus the lines of tampering in its first answer cell: the lab's test
-# cells still run in the kernel, watched by the probe, which flags what it finds.
-FINDINGS = [HANDLED, REPLACED, FORGING]
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -282,14 +274,15 @@ def test_each_case_gets_its_exact_score_and_reasons(graded, student):
     assert {r.question: (r.status, r.reason) for r in lab.results if r.points < r.max_points} == lost
 
 
-def test_tampering_scores_zero_with_the_findings_as_reason(graded):
-    lab = graded[0][("tamperer", PROBED)]
-    assert (lab.points, lab.status) == (0.0, "ok")
-    # every finding, in the order the probe reports them (processes, IPython's hooks)
-    reason = "tampering: " + "; ".join(finding.removeprefix("tampering: ") for finding in (FORGING, REPLACED, HANDLED))
-    assert {r.question: (r.status, r.reason) for r in lab.results} == dict.fromkeys(
-        GRADED_CELLS[PROBED], ("failed", reason)
-    )
+def test_tampering_with_the_kernel_changes_no_verdict(graded):
+    """The release untouched earns nothing; hiding its errors from the execute reply and rewriting the grader's files
+    from a process of its own earns nothing more, for the same reasons: the verdicts are the checks'."""
+    grades, _ = graded
+    tamperer, idle = grades[("tamperer", TAMPERED)], grades[("idle", TAMPERED)]
+    assert (tamperer.points, tamperer.status) == (0.0, "ok")
+    assert [(r.question, r.status, r.reason) for r in tamperer.results] == [
+        (r.question, r.status, r.reason) for r in idle.results
+    ]
 
 
 def test_a_file_that_is_not_a_notebook_scores_zero_with_the_reason(graded):
@@ -387,18 +380,6 @@ def hidden_check_lines(lab: str) -> list[str]:
     return lines
 
 
-def test_tampering_is_flagged_for_the_instructor(graded):
-    grades, course_dir = graded
-    flagged = {student for (student, lab), graded_lab in grades.items() if graded_lab.flags}
-    assert flagged == {"tamperer"}
-    with (course_dir / "exports" / "grades.csv").open() as handle:
-        rows = {row["student"]: row["tampering"] for row in csv.DictReader(handle) if row["lab"] == PROBED}
-    assert rows["solver"] == "" and all(finding.removeprefix("tampering: ") in rows["tamperer"] for finding in FINDINGS)
-    assert sorted(grades[("tamperer", PROBED)].flags) == sorted(
-        finding.removeprefix("tampering: ") for finding in FINDINGS
-    )
-
-
 def test_no_process_outlives_its_run(graded):
     assert subprocess.run(["pgrep", "-f", simulate.REWRITER_MARKER], capture_output=True).stdout == b""
 
@@ -423,7 +404,7 @@ def test_wrappers_around_the_references_find_nothing_to_wrap(graded):
         "test_control_training_target": "AssertionError: [negative]: the tuned policy earns +1.29, the reference"
         " +1.29.",
     }
-    assert (lab.points, lab.max_points, lab.flags) == (11.0, 21.0, [])  # the exercises written, the toy policy's run
+    assert (lab.points, lab.max_points) == (11.0, 21.0)  # the exercises written, the toy policy's run
 
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):

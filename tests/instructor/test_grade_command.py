@@ -24,21 +24,19 @@ def test_summary_lists_every_lab_then_what_was_not_graded():
         "the kernel died",
         12.4,
     )
-    tampered = GradedLab(
-        "cy", "lab1", [QuestionResult("cy", "lab1", "q1", 0.0, 3.0, "failed", "tampering: x")], [], RunStatus.OK,
-        seconds=9.0, flags=["builtins.abs was replaced"],
-    )  # fmt: skip
+    solved = GradedLab(
+        "cy", "lab1", [QuestionResult("cy", "lab1", "q1", 3.0, 3.0, "passed", "")], [], RunStatus.OK, seconds=9.0
+    )
     duplicates, refused = {("bob", "lab1"): ["a.ipynb", "b.ipynb"]}, {"d.ipynb": "a symbolic link"}
     collection = Collection([], ["notes.pdf"], duplicates, refused)
-    text = format_summary(ClassGrades(collection, [lab, tampered], isolated=False), Path("/course"))
+    text = format_summary(ClassGrades(collection, [lab, solved], isolated=False), Path("/course"))
     lines = text.splitlines()
     assert lines[:4] == [
-        "student | lab  | score | run         | time | repairs | flag",
-        "--------+------+-------+-------------+------+---------+----------",
-        "ann     | lab1 | 1 / 3 | kernel died | 12 s | 1       |",
-        "cy      | lab1 | 0 / 3 | ok          | 9 s  | 0       | TAMPERING",
+        "student | lab  | score | run         | time | repairs",
+        "--------+------+-------+-------------+------+--------",
+        "ann     | lab1 | 1 / 3 | kernel died | 12 s | 1",
+        "cy      | lab1 | 3 / 3 | ok          | 9 s  | 0",
     ]
-    assert "Tampering in cy's lab1 (scored 0 where found): builtins.abs was replaced" in lines
     assert "Not graded, the file name does not match the pattern: notes.pdf" in lines
     assert "Not graded, several files for bob and lab1: a.ipynb, b.ipynb" in lines
     assert "Not graded, refused: d.ipynb (a symbolic link)" in lines

@@ -24,7 +24,6 @@ BOB = GradedLab(
     [],
     RunStatus.KERNEL_DIED,
     "x",
-    flags=["builtins.abs was replaced", "a background process is running: sleep 9"],
 )
 
 
@@ -53,15 +52,8 @@ def test_csv_exports(tmp_path):
         "reason": "AssertionError: no, because, commas",
     }
     assert rows(tmp_path / "grades.csv") == [
-        {"student": "ann", "lab": "lab1", "points": "2.0", "max_points": "5.0", "run": "ok", "tampering": ""},
-        {
-            "student": "bob",
-            "lab": "lab1",
-            "points": "0.0",
-            "max_points": "2.0",
-            "run": "kernel died",
-            "tampering": "builtins.abs was replaced; a background process is running: sleep 9",
-        },
+        {"student": "ann", "lab": "lab1", "points": "2.0", "max_points": "5.0", "run": "ok"},
+        {"student": "bob", "lab": "lab1", "points": "0.0", "max_points": "2.0", "run": "kernel died"},
     ]
     assert rows(tmp_path / "repairs.csv") == [
         {"student": "ann", "lab": "lab1", "cell": "q2", "action": "restored points (20 -> 3)"}

@@ -203,13 +203,13 @@ def test_the_output_budget_cuts_each_cell_once_and_the_notebook_in_all():
 def test_without_namespaces_the_kernel_still_runs_and_the_worker_still_records(tmp_path, monkeypatch):
     """Some containers refuse user namespaces: the notebook then runs unisolated, and the run says so."""
     monkeypatch.setattr(sandbox, "namespaces_available", lambda: False)
-    test = new_code_cell("assert x == 2")
+    test = new_code_cell("y = x + 1\n### CHECK\nassert y == 3")
     test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "t", "points": 1}
     notebook = new_notebook(cells=[new_code_cell("x = 2\nprint(x)"), test])
     result = run_sandboxed(notebook, tmp_path / "work", LIMITS, {})
     assert (result.status, result.isolated) == ("ok", False)
     assert outputs(result) == [["2\n"], []]
-    assert [(record.reply, record.tampering) for record in result.cells.values()] == [("ok", []), ("ok", [])]
+    assert [(record.reply, record.check) for record in result.cells.values()] == [("ok", None), ("ok", "")]
 
 
 @pytest.fixture(scope="module")

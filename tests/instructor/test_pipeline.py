@@ -116,7 +116,7 @@ def test_solution_runs_cleanly_in_the_tiny_profile(lab: str, executed: dict) -> 
 
 
 def test_lab1_meets_its_learning_targets(executed: dict) -> None:
-    """Issue 3's acceptance: completion loss falls by at least half, BLEU improves on held-out rows."""
+    """The lab's targets: completion loss falls by at least half, BLEU improves on held-out rows."""
     notebook, record = executed["lab1_instruction_tuning"]
     printed = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     first, last = map(float, re.search(r"Training loss (\d+\.\d+) -> (\d+\.\d+)", printed).groups())
@@ -126,7 +126,7 @@ def test_lab1_meets_its_learning_targets(executed: dict) -> None:
 
 
 def test_lab2_meets_its_learning_targets(executed: dict) -> None:
-    """Issue 4's acceptance: held-out pairwise accuracy of at least 0.85, well above the untrained model's."""
+    """The lab's targets: held-out pairwise accuracy of at least 0.85, well above the untrained model's."""
     _, record = executed["lab2_reward_modeling"]
     assert record["metric"] == "held-out pairwise accuracy"
     assert record["after"] >= 0.85, record
@@ -134,7 +134,7 @@ def test_lab2_meets_its_learning_targets(executed: dict) -> None:
 
 
 def test_lab3_meets_its_learning_targets(executed: dict) -> None:
-    """Issue 5's acceptance: the reward rises by at least 1 logit (last 5 vs first 5 steps), the KL stays bounded."""
+    """The lab's targets: the reward rises by at least 1 logit (last 5 vs first 5 steps), the KL stays bounded."""
     _, record = executed["lab3_ppo_sentiment"]
     assert record["metric"] == "mean reward, first -> last 5 steps"
     assert record["after"] >= record["before"] + 1.0, record
@@ -142,7 +142,7 @@ def test_lab3_meets_its_learning_targets(executed: dict) -> None:
 
 
 def test_lab4_meets_its_learning_targets(executed: dict) -> None:
-    """Issue 6's acceptance: held-out reward accuracy of at least 0.9, and the held-out margin rising."""
+    """The lab's targets: held-out reward accuracy of at least 0.9, and the held-out margin rising."""
     _, record = executed["lab4_dpo"]
     assert record["metric"] == "held-out reward accuracy"
     assert record["after"] >= 0.9, record
@@ -150,7 +150,7 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
 
 
 def test_lab5_shows_overoptimisation(executed: dict) -> None:
-    """Issue 16's acceptance: over the PPO run the proxy reward rises, and the gold reward peaks before the last
+    """The lab's targets: over the PPO run the proxy reward rises, and the gold reward peaks before the last
     evaluation and ends clearly below its peak; PPO with the mitigation (the tighter leash, stopped at its best
     evaluation) beats the SFT policy on gold win rate on new questions (benchmarks/overoptimization.py checks both on
     5 seeds); best-of-n raises the gold reward for small n."""

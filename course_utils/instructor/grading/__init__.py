@@ -19,33 +19,24 @@ What the grader guarantees:
   a spreadsheet would run as formulas are written as text (``exports.py``); submitted symbolic links are refused
   (``submissions.py``).
 - **No hidden test revealed.** The notebook file with the hidden tests is never visible to the kernel; test cells
-  run without being stored in the kernel's history (and, where the probe runs, their text is dropped from its caches
-  afterwards); a hidden test's checks run in the checker only; the feedback shows the released tests only, and
-  every output (tracebacks, and what the student's own code printed) loses any line of hidden test code as a second
-  line of defence.
+  run without being stored in the kernel's history; a hidden test's checks run in the checker only; the feedback
+  shows the released tests only, and every output (tracebacks, and what the student's own code printed) loses any
+  line of hidden test code as a second line of defence.
+- **Verdicts the student's code cannot reach.** Every test cell marks where its checks begin (``cells.py``:
+  ``### CHECK`` and ``### CALL``; a lab with a test cell that does not is refused). The cell's calls run in the
+  kernel and its checks in ``checker.py``, a process outside the sandbox forked before any submission ran; the worker
+  hands values between them as data only (``data.py``), and the cell's points are the checks' verdict alone: a forged
+  execute reply, a patched library or a value whose ``==`` says yes changes nothing. A hidden part draws its inputs
+  from a seed the kernel never sees and compares with the references in the checker. A trained model crosses as its
+  weights, which the check puts in the lab's model and measures on data it loads itself
+  (``course_utils.checks.model_weights``); a check's ``profile`` is the checker's own.
+- **References absent, not detected.** The kernel's package is a view in which the lab's reference implementations
+  (notebook metadata ``course.references``) raise and their code exists nowhere (``package_view.py``): no copy,
+  wrapper or restored code object of one can be made there.
 
-**Verdicts the student's code cannot reach**, for test cells that mark where their checks begin (``cells.py``:
-``### CHECK`` and ``### CALL``). The cell's calls run in the kernel and its checks in ``checker.py``, a process
-outside the sandbox forked before any submission ran; the worker hands values between them as data only
-(``data.py``). A hidden part draws its inputs from a seed the kernel never sees and compares with the references in
-the checker. A trained model crosses as its weights, which the check puts in the lab's model and measures on data it
-loads itself (``course_utils.checks.model_weights``); a check's ``profile`` is the checker's own. When every test cell
-of a lab is checked so, the kernel's package is a view without the lab's references (``package_view.py``) and no probe
-runs.
-
-What it checks but does not guarantee: the verdicts of test cells that run whole in the kernel (the labs not yet
-written with checks apart). Such a cell earns its points when the kernel's execute reply says it ran without error.
-Before and after every test cell, ``probe.py`` checks that the interpreter's error reporting and execution machinery,
-the builtins, the library functions tests lean on (``torch.allclose``, ``numpy.allclose``, ``math.isclose``, ...) and
-the package's own modules are the stock ones, that no notebook code is hooked around cells, runs in a thread or a
-process of its own, or overrides how a value compares; and each lab's reference implementations (notebook metadata
-``course.references``) raise while test cells run, and a tested function that is, copies or calls one earns
-nothing. Findings score the cell 0 as ``tampering: ...`` or ``delegation: ...`` and flag the student. Code written to
-deceive these checks (a forged execute reply, code compiled under a library's file name, a patch swapped out while a
-probe looks) can pass them; it stays in the handed-in notebook, which the instructor keeps in ``autograded/``.
-
-Either way, a test is only as strong as what it checks: a hard-coded answer to the visible inputs passes the visible
-tests; a student who copies a solution's text from elsewhere is out of scope. CPU share (a submission may use every
-core until its time is up) is not isolated; without user namespaces (some containers) nothing is, and the summary
-says so.
+What stays out of reach: a test is only as strong as what it checks. A hard-coded answer to the visible inputs passes
+the visible tests; a trained model is judged by the weights the kernel hands over, so weights trained elsewhere (or
+a reference model the student's code chose) pass a training target when they are good enough; a student who copies
+a solution's text from elsewhere is out of scope. CPU share (a submission may use every core until its time is up)
+is not isolated; without user namespaces (some containers) nothing is, and the summary says so.
 """

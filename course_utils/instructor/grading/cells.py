@@ -8,7 +8,7 @@
   check finds bound: `GIVEN`;
 - `clear_outputs`, for notebooks whose saved outputs are no evidence;
 - `RunStatus`, how a submission's run ended, said the same way by the worker, the sandbox, scoring and the exports;
-- `CellRecord`, what the worker saw of one cell (its execute reply, what the integrity checks found).
+- `CellRecord`, what the worker saw of one cell (its execute reply, its checks' verdict).
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ from __future__ import annotations
 import ast
 import re
 import symtable
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 
 from nbformat import NotebookNode
@@ -147,15 +146,8 @@ class RunStatus(StrEnum):
 
 @dataclass
 class CellRecord:
-    """What the worker saw of one cell: the kernel's execute reply, and what the integrity checks found around it."""
+    """What the worker saw of one cell: the kernel's execute reply, and a test cell's verdict."""
 
     reply: str | None = None  # the reply's status: "ok", "error", "aborted"; None when the cell got no reply
     error: str = ""  # the reply's "ename: evalue", when it has one
-    check: str | None = None  # a checked cell's verdict, from the checks: "" passed, else why it failed
-    tampering: list[str] = field(default_factory=list)  # the interpreter or a library was not the stock one
-    delegation: list[str] = field(default_factory=list)  # the work was the package's reference, not the student's
-
-    def add(self, tampering: Iterable[str] = (), delegation: Iterable[str] = ()) -> None:
-        """Add findings (each once)."""
-        self.tampering += [finding for finding in dict.fromkeys(tampering) if finding not in self.tampering]
-        self.delegation += [finding for finding in dict.fromkeys(delegation) if finding not in self.delegation]
+    check: str | None = None  # a test cell's verdict, from its checks: "" passed, else why it failed

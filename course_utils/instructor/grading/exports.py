@@ -1,7 +1,7 @@
 """What grading leaves on disk besides the gradebook: each lab's results as JSON, and the class's CSV exports.
 
 nbgrader's export has one total per student and assignment. These add a row per question with its status and the
-reason for every lost point, the tampering found beside each total, and a row per repair made to a notebook before
+reason for every lost point, how each run ended beside its total, and a row per repair made to a notebook before
 grading.
 """
 
@@ -52,11 +52,10 @@ def write_exports(labs: Iterable[GradedLab], folder: Path) -> None:
             "points": lab.points,
             "max_points": lab.max_points,
             "run": lab.status,
-            "tampering": "; ".join(lab.flags),  # empty unless the instructor should look at the notebook
         }
         for lab in labs
     ]
-    write_csv(folder / TOTALS_CSV, ["student", "lab", "points", "max_points", "run", "tampering"], totals)
+    write_csv(folder / TOTALS_CSV, ["student", "lab", "points", "max_points", "run"], totals)
     repairs = [{"student": lab.student, "lab": lab.lab, **asdict(change)} for lab in labs for change in lab.repairs]
     write_csv(folder / REPAIRS_CSV, ["student", "lab", "cell", "action"], repairs)
 

@@ -32,7 +32,7 @@ import course_utils
 
 from ..release import RELEASE_DIR, SOURCE_DIR, available_labs
 from ..tables import text_table
-from .cells import RunStatus, clear_outputs, is_checked, is_test, references
+from .cells import RunStatus, cell_key, clear_outputs, is_checked, is_test, references
 from .exports import QUESTIONS_CSV, REPAIRS_CSV, TOTALS_CSV, read_results, write_exports, write_results
 from .feedback import feedback_notebook, write_html
 from .forkserver import ForkServer
@@ -84,6 +84,13 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     unknown = sorted(set(labs) - set(available_labs(root)))
     if unknown:
         raise ValueError(f"No such lab: {', '.join(unknown)}. Labs: {', '.join(available_labs(root))}.")
+    releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
+    sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
+    if unchecked := [f"{lab}: {cell}" for lab in labs for cell in unchecked_tests(sources[lab])]:
+        raise ValueError(
+            "Every test cell must say where its check begins (a ### CHECK line): a verdict cannot come from the "
+            f"student's kernel. Without one: {', '.join(unchecked)}."
+        )
     course_dir = config.course_dir.resolve()
     collection = collect(source, labs, course_dir / "submitted", config.pattern)
     submissions = collection.submissions
@@ -94,8 +101,6 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
     with start_kernels(config.workers) as kernels, ExitStack() as stack:
         register_labs(root, course_dir / GRADEBOOK, sorted({s.lab for s in submissions}))
         clock.lap("register")
-        releases = {lab: read_lab(root, RELEASE_DIR, lab) for lab in labs}
-        sources = {lab: read_lab(root, SOURCE_DIR, lab) for lab in labs}
         graded, runnable = [], []
         for submission in submissions:
             try:
@@ -112,8 +117,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
             """Score a run and save its notebook and feedback (in the pool, while other notebooks run)."""
             submission, repaired, repairs = runnable[index]
             run_note = run.detail if run.status != RunStatus.OK else ""
-            results = score(repaired, run.notebook, run.cells, submission.student, submission.lab, run_note)
-            flags = list(dict.fromkeys(finding for record in run.cells.values() for finding in record.tampering))
+            results = score(repaired, run.cells, submission.student, submission.lab, run_note)
             lab = GradedLab(
                 submission.student,
                 submission.lab,
@@ -122,7 +126,6 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
                 run.status,
                 run.detail,
                 run.seconds,
-                flags,
                 run.check_seconds,
             )
             save(course_dir, lab, run.notebook or repaired, releases[lab.lab])
@@ -131,7 +134,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         clock.lap("repair")
         views = lab_views({s.lab: sources[s.lab] for s, _, _ in runnable}, stack.enter_context(scratch("views")))
         graded += run_in_parallel(
-            [Job(notebook, references(sources[s.lab]), views.get(s.lab)) for s, notebook, _ in runnable],
+            [Job(notebook, views[s.lab]) for s, notebook, _ in runnable],
             workers=config.workers,
             kernels=kernels,
             limits=config.limits,
@@ -169,7 +172,7 @@ def read_lab(root: Path, folder: str, lab: str) -> NotebookNode:
 def unreadable(submission: Submission, source: NotebookNode, error: Exception) -> GradedLab:
     """Zero on every question of a file that could not be read as a notebook."""
     reason = f"the file is not a readable notebook ({type(error).__name__})"
-    results = score(source, None, {}, submission.student, submission.lab, reason)
+    results = score(source, {}, submission.student, submission.lab, reason)
     return GradedLab(submission.student, submission.lab, results, [], RunStatus.UNREADABLE, reason)
 
 
@@ -205,25 +208,21 @@ def start_kernels(workers: int) -> Iterator[Kernels]:
 
 @dataclass(frozen=True)
 class Job:
-    """One notebook to run: its lab's reference implementations, and the view of the package its kernel sees (None:
-    the package itself, its references raising while test cells run, see ``probe.py``)."""
+    """One notebook to run, and the view of the package its kernel sees (``package_view.py``)."""
 
     notebook: NotebookNode
-    references: list[str]
-    view: Path | None = None
+    view: Path
 
 
 def lab_views(sources: dict[str, NotebookNode], folder: Path) -> dict[str, Path]:
-    """For each lab whose test cells are all checked apart from the kernel, the package without its references."""
+    """For each lab, the package as its kernels see it: without the lab's references."""
     package = Path(course_utils.__file__).parent
-    checked = [lab for lab, source in sources.items() if fully_checked(source)]
-    return {lab: build_view(package, references(sources[lab]), folder / lab) for lab in checked}
+    return {lab: build_view(package, references(source), folder / lab) for lab, source in sources.items()}
 
 
-def fully_checked(notebook: NotebookNode) -> bool:
-    """Whether every test cell of a lab says where its checks begin (then none needs the in-kernel probes)."""
-    tests = [cell for cell in notebook.cells if is_test(cell)]
-    return bool(tests) and all(is_checked(cell) for cell in tests)
+def unchecked_tests(notebook: NotebookNode) -> list[str]:
+    """The test cells of a lab's source that do not say where their checks begin."""
+    return [cell_key(cell) for cell in notebook.cells if is_test(cell) and not is_checked(cell)]
 
 
 @contextmanager
@@ -257,9 +256,7 @@ def run_in_parallel(
         folder = work_root / f"{index:04d}"  # short: the kernel's socket paths are in it
         try:
             job = jobs[index]
-            ran = run_sandboxed(
-                job.notebook, folder, limits, kernels.env, job.references, kernels.server, view=job.view
-            )
+            ran = run_sandboxed(job.notebook, folder, limits, kernels.env, kernels.server, view=job.view)
         except Exception as error:  # the grader's fault, not the notebook's: record it and go on with the class
             ran = Run(None, RunStatus.CRASHED, f"{type(error).__name__}: {error}", False, 0.0)
         finally:
@@ -301,14 +298,10 @@ def format_summary(grades: ClassGrades, course_dir: Path) -> str:
             lab.status,
             f"{lab.seconds:.0f} s",
             str(len(lab.repairs)),
-            "TAMPERING" if lab.flags else "",
         ]
         for lab in grades.graded
     ]
-    lines = [text_table(["student", "lab", "score", "run", "time", "repairs", "flag"], rows), ""]
-    for lab in grades.graded:
-        if lab.flags:
-            lines.append(f"Tampering in {lab.student}'s {lab.lab} (scored 0 where found): {'; '.join(lab.flags)}")
+    lines = [text_table(["student", "lab", "score", "run", "time", "repairs"], rows), ""]
     collection = grades.collection
     if collection.unknown:
         lines.append(f"Not graded, the file name does not match the pattern: {', '.join(collection.unknown)}")

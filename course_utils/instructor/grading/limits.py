@@ -29,8 +29,7 @@ def default_workers(cores: int | None = None) -> int:
     """Submissions run at once unless told: one more than the cores (this machine's, or ``cores``).
 
     A notebook is not always computing: its kernel starts, the worker saves after each cell, a cell waits out its time
-    limit in a loop, a sleep or ``input()``. The extra one uses that time: 8 students x 5 labs took 443 s with 3 at a
-    time on 2 cores, 510 s with 2 (2 December). Grade-profile cells take seconds, far from the cell limit, so sharing
-    a core costs no points.
+    limit in a loop, a sleep or ``input()``. The extra one uses that time (``benchmarks/grading.py --workers`` compares
+    the counts). Grade-profile cells take seconds, far from the cell limit, so sharing a core costs no points.
     """
     return (cores or os.cpu_count() or 1) + 1

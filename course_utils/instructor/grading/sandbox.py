@@ -75,19 +75,16 @@ def run_sandboxed(
     work: Path,
     limits: Limits,
     env: dict[str, str],
-    references: Sequence[str] = (),
     server: ForkServer | None = None,
     readable: Sequence[Path] = (),
     view: Path | None = None,
 ) -> Run:
     """Execute ``notebook`` in the sandbox, recording in the empty folder ``work``; never raises for what the code does.
 
-    ``references`` are the dotted names of the package's reference implementations of the lab's exercises: they
-    raise while test cells run (see ``probe.py``). The kernel is forked by ``server`` (started with ``env``, see
+    The kernel is forked by ``server`` (started with ``env``, see
     ``forkserver.py``), or by a server of its own that imports nothing when none is given. It reads the runtime, the
     package (or ``view`` in its place: ``package_view.py``) and ``readable`` (a course's data outside the package,
-    say), and nothing else of this machine. Test cells that say where their checks begin are checked apart
-    (``checker.py``); the others run whole in the kernel, watched by ``probe.py``.
+    say), and nothing else of this machine. Test cells are checked apart from it (``checker.py``).
     """
     record_dir = work / RECORD_DIR
     record_dir.mkdir(parents=True, exist_ok=True)
@@ -95,7 +92,7 @@ def run_sandboxed(
     if isolated and server is None:
         (work / HOME_DIR).mkdir(exist_ok=True)
         with ForkServer(env, home=work / HOME_DIR, preload=()) as own:
-            return run_sandboxed(notebook, work, limits, env, references, own, readable, view)
+            return run_sandboxed(notebook, work, limits, env, own, readable, view)
     nbformat.write(notebook, record_dir / SUBMISSION)
     package = Path(course_utils.__file__).parent  # the whole package, not only this module's room of it
     if server is not None:  # forked by the server, in new namespaces: a home in memory, sockets reached by a link
@@ -120,9 +117,6 @@ def run_sandboxed(
         "cell_seconds": limits.cell_seconds,
         "output_bytes": limits.output_bytes,
         "notebook_output_bytes": limits.notebook_output_bytes,
-        "references": list(references) if view is None else [],  # absent from the view: nothing to probe for
-        "probing": view is None,
-        "package": str(package),
     }
     (record_dir / JOB).write_text(json.dumps(job))
 

@@ -9,7 +9,7 @@ kernel keeps the cells run so far):
 
 - ``executed.ipynb``, the notebook with the outputs the kernel sent (capped in size, see `OutputBudget`);
 - ``record.json``: how the run ended, and for each cell the kernel's execute reply (its status, not only the error
-  it chose to print) and what the integrity checks of ``probe.py`` found before and after each test cell.
+  it chose to print) and, for each test cell, its checks' verdict.
 """
 
 from __future__ import annotations
@@ -36,17 +36,17 @@ from nbclient.client import timestamp
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from ..notebooks import KernelPlace, execute_notebook
-from . import data, probe
+from . import data
 from .cells import GIVEN, CellRecord, RunStatus, imports, is_checked, is_test, names_bound, names_read, segments
 
 SUBMISSION, EXECUTED, RECORD, JOB = "submission.ipynb", "executed.ipynb", "record.json", "job.json"
 CHECKER_LOG = "checker.log"  # what the checker wrote on its stderr: why a check could not run
 TRUNCATED = "\n[... output truncated by the grader ...]\n"
-PROBE_SOURCE = Path(probe.__file__).read_text(encoding="utf-8")
 DATA_SOURCE = Path(data.__file__).read_text(encoding="utf-8")
-# A probe or a value takes milliseconds; a kernel that does not answer in a minute has been tampered with.
+# A value takes milliseconds; a kernel that does not answer in a minute has been tampered with.
 EXPRESSION_SECONDS = 60
 NO_ANSWER = "the kernel did not answer"
+UNCHECKED = "this test cell has no check (### CHECK): nothing the kernel says earns its points"
 BUILTINS = frozenset(dir(builtins))
 
 
@@ -141,9 +141,8 @@ class Checks:
 class GradingClient(NotebookClient):
     """nbclient's client, running test cells as the grader does, and keeping each cell's execute reply.
 
-    A checked test cell (``cells.is_checked``) runs part by part: its calls in the kernel, its checks in ``checks``,
-    and its verdict is theirs. Where the lab's package is the package itself (``probing``), every test cell is also
-    watched by ``probe.py`` before and after it runs, and the lab's references raise meanwhile.
+    A test cell runs part by part: its calls in the kernel, its checks in ``checks``, and its verdict is theirs
+    alone (a test cell with no check fails).
     Test cells run without ``store_history``, so that later cells cannot read them back from ``In`` or the history.
     Outputs are admitted against ``budget`` as they arrive; a display is kept as first shown (an update could be of
     any size), and widgets are not followed (their state would be saved with the notebook).
@@ -153,18 +152,13 @@ class GradingClient(NotebookClient):
         self,
         notebook: nbformat.NotebookNode,
         *,
-        references: list[str],
-        package: str,
         records: dict[int, CellRecord],
         budget: OutputBudget,
         checks: Checks,
-        probing: bool = True,
         **options: Any,
     ):
         super().__init__(notebook, **options)
-        self.references, self.package, self.records = references, package, records  # records: filled as cells run
-        self.budget, self.checks, self.probing = budget, checks, probing
-        self.baseline: dict[str, str] | None = None
+        self.records, self.budget, self.checks = records, budget, checks  # records: filled as cells run
         self.on_cell_executed = self.keep_reply
 
     def keep_reply(self, cell_index: int, execute_reply: dict | None, **_: Any) -> None:
@@ -197,20 +191,13 @@ class GradingClient(NotebookClient):
         execution_count: int | None = None,
         store_history: bool = True,
     ) -> nbformat.NotebookNode:
-        runs = cell.cell_type == "code" and bool(cell.source.strip())
-        if runs and self.probing and self.baseline is None:  # before the first cell that runs, while it is stock
-            self.baseline = (await self.probe("baseline"))[1] or {}
-        if not (runs and is_test(cell)):
+        if not (cell.cell_type == "code" and cell.source.strip() and is_test(cell)):
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         record = self.records.setdefault(cell_index, CellRecord())
-        if self.probing:
-            await self.check(record, "before", cell.source)
         if is_checked(cell):
             await self.run_checked(cell, cell_index, record)
         else:
-            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history=False)
-        if self.probing:
-            await self.check(record, "after", cell.source)
+            record.check = UNCHECKED
         return cell
 
     async def run_checked(self, cell: nbformat.NotebookNode, cell_index: int, record: CellRecord) -> None:
@@ -300,41 +287,6 @@ class GradingClient(NotebookClient):
         if kept is not None:
             cell.outputs.append(kept)
 
-    async def check(self, record: CellRecord, kind: str, source: str) -> None:
-        """Probe the kernel and add what it found, and how its machinery differs from the baseline, to ``record``."""
-        findings, snapshot = await self.probe(kind, source)
-        baseline = self.baseline or {}
-        if snapshot and baseline:  # an empty snapshot: the probe failed, which is a finding already
-            keys = sorted(baseline.keys() | snapshot.keys())
-            findings["tampering"] += [replaced(key) for key in keys if snapshot.get(key) != baseline.get(key)]
-        record.add(**findings)
-
-    async def probe(self, kind: str, source: str = "") -> tuple[dict[str, list[str]], dict[str, str]]:
-        """Send ``probe.py`` with a request, as a user expression; its findings and snapshot (both empty on failure)."""
-        nonce = secrets.token_hex(8)
-        request = {
-            "kind": kind,
-            "source": source,
-            "nonce": nonce,
-            "package": self.package,
-            "references": self.references,
-        }
-        expression = (
-            f"(lambda ns: (exec({PROBE_SOURCE!r}, ns), __import__('json').dumps(ns['main']("
-            f"{request!r}, globals().setdefault('__course_grader__', {{}}), globals())))[1])({{}})"
-        )
-        failed = {"tampering": [], "delegation": []}
-        answer, problem = await self.evaluate(expression)
-        if answer is None and problem == NO_ANSWER:
-            return {**failed, "tampering": ["the kernel did not answer the grader's integrity check"]}, {}
-        try:
-            result = json.loads(answer)
-        except Exception:
-            return {**failed, "tampering": [f"the grader's integrity check failed ({problem or 'no answer'})"]}, {}
-        if result.get("nonce") != nonce:
-            return {**failed, "tampering": ["the grader's integrity check was answered by something else"]}, {}
-        return {"tampering": result["tampering"], "delegation": result["delegation"]}, result["snapshot"]
-
     async def evaluate(self, expression: str) -> tuple[str | None, str]:
         """The string ``expression`` evaluates to in the kernel, as a user expression (which skips input transformers,
         the history and IPython's events); or None and why not (`NO_ANSWER` when the kernel said nothing in time)."""
@@ -364,13 +316,6 @@ class GradingClient(NotebookClient):
                 return message
 
 
-def replaced(key: str) -> str:
-    """A finding about a piece of machinery that differs from the baseline."""
-    if key == "the exception handlers (set_custom_exc)":
-        return "IPython's exception handling was replaced (set_custom_exc)"
-    return f"{key} was replaced"
-
-
 def main(folder: str) -> None:
     """Run the job described in ``folder/job.json``, saving the notebook and the record after each cell."""
     record_dir = Path(folder)
@@ -398,12 +343,9 @@ def main(folder: str) -> None:
             after_cell=save,
             kernel=KernelPlace(folder=Path(job["folder"]), sockets=Path(job["sockets"]), prefix=tuple(job["prefix"])),
             client_class=GradingClient,
-            references=job["references"],
-            package=job["package"],
             records=records,
             budget=OutputBudget(int(job["output_bytes"]), int(job["notebook_output_bytes"])),
             checks=checks,
-            probing=job["probing"],
         )
     except DeadKernelError:
         status = {"status": RunStatus.KERNEL_DIED, "detail": "the kernel died (os._exit, a crash or the memory limit)"}
