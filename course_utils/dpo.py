@@ -57,7 +57,6 @@ def train_sft_reference(
 
 
 @torch.no_grad()
-@torch.no_grad()
 def perturb(model: PreTrainedModel, scale: float = 0.02, seed: int = 0) -> PreTrainedModel:
     """``model`` with Gaussian noise of std ``scale`` added to every weight (seeded), in place.
 
@@ -109,7 +108,7 @@ def held_out_margin(
     load_weights(reference, reference_weights)
     test = load_ultrafeedback(profile)["test_prefs"]
     pairs = Dataset.from_list(
-        [preference_strings(row) for row in first_rows(test, profile.pick(full=400, tiny=len(test)))]
+        [preference_strings(row) for row in first_rows(test, profile.examples(full=400, tiny=len(test)))]
     )
     options = {"beta": beta, "max_length": profile.pick(full=512, tiny=256), "per_device_eval_batch_size": 8}
     with reference_trainer(
@@ -177,3 +176,24 @@ def trl_dpo_batch(
         model.eval()
         loss = trainer.compute_loss(model, dict(batch))
     return DPOBatch(inputs=batch, loss=loss.item())
+
+
+def nudged_trl_batch(
+    profile: Profile,
+    reference_weights: Mapping[str, torch.Tensor],
+    seed: int,
+    beta: float = 0.1,
+    loss_type: str = "sigmoid",
+) -> tuple[PreTrainedModel, PreTrainedModel, DPOBatch]:
+    """``DPOTrainer``'s batch and loss (`trl_dpo_batch`) on Lab 4's first four training pairs, with the lab's model
+    holding ``reference_weights`` as the reference and a copy of it nudged by `perturb` (``seed``) as the policy:
+    what a check compares a learner's loss with (with a policy equal to its reference, any loss of the right shape
+    would give log 2). Returns (policy, reference, batch).
+    """
+    with quiet_loading():  # the lab showed the model's load report once
+        (reference, tokenizer), (policy, _) = (load_causal_lm("dpo_model", profile) for _ in range(2))
+    load_weights(reference, reference_weights)
+    perturb(load_weights(policy, reference_weights), seed=seed)
+    four = [preference_strings(row) for row in load_ultrafeedback(profile)["train_prefs"].select(range(4))]
+    texts = ([pair[key] for pair in four] for key in ("prompt", "chosen", "rejected"))
+    return policy, reference, trl_dpo_batch(policy, reference, tokenizer, *texts, beta=beta, loss_type=loss_type)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 
 import torch
@@ -138,6 +139,13 @@ def load_sentiment_pipeline(profile: Profile) -> Pipeline:
 def load_imdb(profile: Profile, split: str = "train") -> Dataset:
     """IMDB movie reviews (text / label, 0 negative and 1 positive): stanfordnlp/imdb or our packaged sample."""
     return load_dataset(resolve("imdb", profile), split=split)
+
+
+def held_out_openings(profile: Profile, tokenizer: PreTrainedTokenizerBase, count: int = 48) -> list[list[int]]:
+    """The first six tokens of the first ``count`` IMDB test reviews longer than 200 characters: the openings a
+    check asks Lab 3's policies to continue, the same on every run and never trained on."""
+    long_reviews = (text for text in load_imdb(profile, split="test")["text"] if len(text) > 200)
+    return [tokenizer.encode(text)[:6] for text in islice(long_reviews, count)]
 
 
 def load_dpo_models(

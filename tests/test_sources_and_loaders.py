@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from course_utils.loaders import (
+    held_out_openings,
     load_code_alpaca,
     load_dpo_models,
     load_imdb,
@@ -307,6 +308,14 @@ def test_tiny_imdb_schema_splits_and_balance(tiny_profile):
     assert sum(train["label"]) == 300
     assert not set(train["text"]) & set(test["text"])
     assert 100 < sum(len(text) > 200 for text in train["text"]) < 600  # the lab's length filter has work to do
+
+
+def test_held_out_openings_are_six_tokens_of_the_long_test_reviews_in_order(tiny_profile, tiny_tokenizer):
+    long_reviews = [text for text in load_imdb(tiny_profile, "test")["text"] if len(text) > 200]
+    openings = held_out_openings(tiny_profile, tiny_tokenizer, count=5)
+    assert openings == [tiny_tokenizer.encode(text)[:6] for text in long_reviews[:5]]
+    assert [len(opening) for opening in openings] == [6] * 5
+    assert held_out_openings(tiny_profile, tiny_tokenizer) == held_out_openings(tiny_profile, tiny_tokenizer)[:48]
 
 
 def test_tiny_ultrafeedback_schema_and_disjoint_prompts(tiny_profile):

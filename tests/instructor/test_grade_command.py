@@ -3,7 +3,9 @@
 import os
 from pathlib import Path
 
+import nbformat
 from conftest import ROOT
+from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.instructor.cli import build_parser, main
 from course_utils.instructor.grading.cells import RunStatus
@@ -69,3 +71,20 @@ def test_by_default_one_more_submission_runs_than_there_are_cores():
 def test_a_limit_that_is_not_positive_is_refused_in_one_line(tmp_path, capsys):
     status = main(["--root", str(ROOT), "grade", str(tmp_path), "--disk-mb", "0", "--course-dir", str(tmp_path / "c")])
     assert (status, capsys.readouterr().err) == (1, "course grade: disk-mb must be positive, not 0.\n")
+
+
+def test_a_lab_with_a_test_cell_that_has_no_check_is_refused_in_one_line(tmp_path, capsys):
+    """Such a cell's verdict could only be the student's kernel's word: nothing is graded, and the cell is named."""
+    test = new_code_cell("assert answer() == 42")
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "test_answer", "points": 1}
+    for folder in ("solutions", "labs"):
+        (tmp_path / folder / "quiz").mkdir(parents=True)
+        nbformat.write(new_notebook(cells=[test]), tmp_path / folder / "quiz" / "quiz.ipynb")
+    (tmp_path / "inbox").mkdir()
+    status = main(["--root", str(tmp_path), "grade", str(tmp_path / "inbox"), "--course-dir", str(tmp_path / "c")])
+    assert (status, capsys.readouterr().err) == (
+        1,
+        "course grade: Every test cell must say where its check begins (a ### CHECK line): a verdict cannot come from"
+        " the student's kernel. Without one: quiz: test_answer.\n",
+    )
+    assert not (tmp_path / "c").exists()

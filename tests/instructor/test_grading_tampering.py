@@ -24,7 +24,6 @@ from nbformat.v4 import new_code_cell, new_notebook
 from course_utils.instructor.grading import simulate
 from course_utils.instructor.grading.cells import (
     SOLUTION_BLOCK,
-    Segment,
     grading_info,
     is_checked,
     is_test,
@@ -508,9 +507,9 @@ def test_the_summary_says_where_the_time_went(graded):
 
 
 @pytest.mark.parametrize("lab", LABS)
-def test_every_lab_names_its_references_and_no_test_uses_one_as_its_oracle(lab):
+def test_every_lab_names_its_references_and_checks_every_test_apart_never_with_one_as_oracle(lab):
     """A test's calls run in the kernel, where the references raise (or do not exist): a call of one would fail the
-    honest student too. A check, run apart, may compare with them."""
+    honest student too. A check, run apart, may compare with them; `course grade` refuses a test with no check."""
     source = read_solution(lab)
     names = references(source)
     assert names, f"{lab} names no reference implementation in its metadata (course.references)"
@@ -519,8 +518,8 @@ def test_every_lab_names_its_references_and_no_test_uses_one_as_its_oracle(lab):
         assert inspect.isfunction(inspect.unwrap(getattr(importlib.import_module(module), name))), dotted
     for cell in source.cells:
         if is_test(cell):
-            parts = segments(cell.source) if is_checked(cell) else [Segment(False, cell.source)]
-            for code in [part.code for part in parts if not part.check]:
+            assert is_checked(cell), f"{grading_info(cell)['grade_id']} has no ### CHECK line"
+            for code in [part.code for part in segments(cell.source) if not part.check]:
                 assert oracles(code, names, defined_by_answers(source)) == set(), grading_info(cell)["grade_id"]
 
 
