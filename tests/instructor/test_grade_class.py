@@ -34,7 +34,9 @@ from course_utils.instructor.grading.worker import TRUNCATED
 LAB = "lab2_reward_modeling"  # the lab every misbehaving student hands in
 MAX = 13.0
 # Generous for the grade profile's longest cell (about 10 s), short enough that a hung cell is cut quickly.
-LIMITS = Limits(wall_seconds=400, cell_seconds=40)  # the stuck case waits this long
+# The stuck case waits out the cell limit; an honest training cell (Lab 4's) takes up to 42 s while `make test` loads
+# both cores, so the limit leaves it twice that.
+LIMITS = Limits(wall_seconds=400, cell_seconds=90)
 
 # The graded cells of each lab, by nbgrader id: a renamed or lost test cell must fail loudly, not grade as absent.
 GRADED_CELLS = {
@@ -124,12 +126,16 @@ CRASH = "import os\n\nos._exit(1)\n"
 HOARDING_SCORES = (
     "def reward_scores(model, tokenizer, texts, batch_size=32):\n    hoard = [bytearray(2**30) for _ in range(64)]\n"
 )
-FLOOD = "for i in range(100_000):\n    print(i)\n"
+FLOOD = "for i in range(30_000):\n    print(i)\n"  # 168,890 characters: past the 100 kB a cell keeps
 KERNEL_DIED = "the kernel died (os._exit, a crash or the memory limit)"
 INTERRUPTED = "interrupted: the cell ran past its time limit"
 # Lab 3 solved, but its three PPO functions are one-line wrappers around the package's reference implementations.
 LAB3 = "lab3_ppo_sentiment"
-TAMPERED = "lab5_rlhf_capstone"  # the lab whose release the tamperer hands in
+# The idle student's untouched release of this lab carries every line of tampering: errors hidden from the execute
+# reply, and a process of its own rewriting the grader's files.
+TAMPERED = "lab5_rlhf_capstone"
+# Learners re-run cells: the solver's notebook of this lab runs its training cell twice in a row.
+TRAINED_TWICE = "lab4_dpo"
 WRAPPERS = {
     "kl_penalised_rewards": "from course_utils.ppo import losses\n\n\n"
     "def kl_penalised_rewards(*args, **kwargs):\n    return losses.kl_penalised_rewards(*args, **kwargs)\n",
@@ -215,9 +221,6 @@ def build_class(inbox: Path, course_dir: Path) -> None:
     inbox.mkdir()
     for student, notebook in notebooks.items():
         nbformat.write(notebook, inbox / f"{student}_{LAB}.ipynb")
-    # a release with every line of tampering at once: errors hidden from the execute reply, the grader's files rewritten
-    tampered = simulate.with_first_answer(read_release(TAMPERED), "\n".join(simulate.TAMPERING.values()))
-    nbformat.write(tampered, inbox / f"tamperer_{TAMPERED}.ipynb")
     (inbox / f"garbled_{LAB}.ipynb").write_text('{"cells": [')  # a download cut short
     wrapped = simulate.solved(read_release(LAB3), read_solution(LAB3))
     for name, wrapper in WRAPPERS.items():
@@ -227,8 +230,23 @@ def build_class(inbox: Path, course_dir: Path) -> None:
         if lab == LAB:  # saved by Colab (its JSON layout, an LMS's file name) after the grading metadata was lost
             (inbox / f"solver_1234_{LAB} (1).ipynb").write_text(simulate.as_colab_saves_it(simulate.stripped(good)))
         else:
-            nbformat.write(simulate.solved(read_release(lab), read_solution(lab)), inbox / f"solver_{lab}.ipynb")
-        nbformat.write(read_release(lab), inbox / f"idle_{lab}.ipynb")
+            solved = simulate.solved(read_release(lab), read_solution(lab))
+            nbformat.write(trained_twice(solved) if lab == TRAINED_TWICE else solved, inbox / f"solver_{lab}.ipynb")
+        untouched = read_release(lab)
+        if lab == TAMPERED:
+            untouched = simulate.with_first_answer(untouched, "\n".join(simulate.TAMPERING.values()))
+        nbformat.write(untouched, inbox / f"idle_{lab}.ipynb")
+
+
+def training_cell(notebook: nbformat.NotebookNode) -> int:
+    return next(i for i, cell in enumerate(notebook.cells) if "train(trainer)" in cell.source)
+
+
+def trained_twice(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with its training cell run again right after the first time, as a learner would."""
+    index = training_cell(notebook)
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(notebook.cells[index].source))
+    return notebook
 
 
 @pytest.fixture(scope="module")
@@ -275,14 +293,14 @@ def test_each_case_gets_its_exact_score_and_reasons(graded, student):
 
 
 def test_tampering_with_the_kernel_changes_no_verdict(graded):
-    """The release untouched earns nothing; hiding its errors from the execute reply and rewriting the grader's files
-    from a process of its own earns nothing more, for the same reasons: the verdicts are the checks'."""
-    grades, _ = graded
-    tamperer, idle = grades[("tamperer", TAMPERED)], grades[("idle", TAMPERED)]
-    assert (tamperer.points, tamperer.status) == (0.0, "ok")
-    assert [(r.question, r.status, r.reason) for r in tamperer.results] == [
-        (r.question, r.status, r.reason) for r in idle.results
-    ]
+    """Hiding the errors from the execute reply and rewriting the grader's files from a process of its own earn the
+    untouched release nothing more, for the same reasons as without: the verdicts are the checks'."""
+    lab = graded[0][("idle", TAMPERED)]
+    assert (lab.points, lab.status) == (0.0, "ok")
+    assert {r.question: (r.status, r.reason) for r in lab.results} == {
+        **dict.fromkeys(GRADED_CELLS[TAMPERED] - {"test_training_target"}, ("failed", "NotImplementedError")),
+        "test_training_target": ("failed", "NameError: name 'proxy_model' is not defined"),  # no pairs, no proxy
+    }
 
 
 def test_a_file_that_is_not_a_notebook_scores_zero_with_the_reason(graded):
@@ -409,8 +427,9 @@ def test_wrappers_around_the_references_find_nothing_to_wrap(graded):
 
 def test_a_flood_of_output_is_cut_in_the_graded_notebook(graded):
     _, course_dir = graded
-    printed = outputs_of(autograded(course_dir, "hostile"), "range(100_000)")
-    assert printed.startswith("0\n1\n2\n") and printed.endswith(TRUNCATED) and len(printed) < 200_000
+    printed = outputs_of(autograded(course_dir, "hostile"), "range(30_000)")
+    assert printed.startswith("0\n1\n2\n") and printed.endswith(TRUNCATED)
+    assert len(printed) <= LIMITS.output_bytes + len(TRUNCATED)
 
 
 def test_stderr_that_would_cost_the_points_under_nbgrader_costs_nothing(graded):
@@ -478,3 +497,19 @@ def test_grading_again_is_idempotent(graded, tmp_path):
 def gradebook_rows(course_dir: Path) -> list[tuple]:
     with sqlite3.connect(course_dir / "gradebook.db") as connection:
         return connection.execute("SELECT * FROM grade ORDER BY id").fetchall()
+
+
+def test_running_a_training_cell_twice_trains_the_untuned_model_again(graded):
+    """The second run of Lab 4's training cell measures and trains the same untuned policy as the first."""
+    _, course_dir = graded
+    notebook = nbformat.read(course_dir / "autograded" / "solver" / TRAINED_TWICE / f"{TRAINED_TWICE}.ipynb", 4)
+    index = training_cell(notebook)
+    first, second = (
+        "".join(output.get("text", "") for output in notebook.cells[i].outputs if output.get("name") == "stdout")
+        for i in (index, index + 1)
+    )
+    assert "back to their untuned values" not in first
+    assert "back to their untuned values" in second
+    result = re.compile(r"held-out reward accuracy .*")
+    # The same baseline and the same training: a run that went on from the tuned policy would start far higher.
+    assert result.search(second).group() == result.search(first).group()

@@ -27,7 +27,7 @@ CASES = {
     "looping": ["while True: pass", "print('next')"],
     "dying": ["print('before')", "import os; os._exit(1)", "print('never')"],
     "hoarding": ["hoard = bytearray(20 * 2**30)", "print('still here')"],
-    "flooding": ["for i in range(100_000): print(i)"],
+    "flooding": ["for i in range(10_000): print(i)"],  # 48,890 characters
     # 40 images of 100 kB each, then text: the images count against the cell's output limit like printed text
     "drawing": [
         "from IPython.display import display\nfor _ in range(40):\n    display({'image/png': 'A' * 100_000}, raw=True)",

@@ -71,28 +71,13 @@ def test_every_answer_cell_of_the_release_is_a_stub(lab: str) -> None:
         assert "raise NotImplementedError()" in cell.source, f"answer cell {cell.metadata.nbgrader.grade_id}"
 
 
-# Learners re-run cells: this lab's training cell runs twice in a row in the fixture below.
-TRAINED_TWICE = "lab4_dpo"
-
-
-def training_cell(notebook: nbformat.NotebookNode) -> int:
-    return next(i for i, cell in enumerate(notebook.cells) if "train(trainer)" in cell.source)
-
-
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[nbformat.NotebookNode, dict]]:
-    """Every lab's solution executed once in the tiny profile, with the result it reported (two labs at a time).
-
-    In `TRAINED_TWICE` the training cell is run a second time right after the first, as a learner would.
-    """
+    """Every lab's solution executed once in the tiny profile, with the result it reported (two labs at a time)."""
 
     def run(lab: str) -> tuple[nbformat.NotebookNode, dict]:
         folder = tmp_path_factory.mktemp(lab)
-        notebook = read_solution(lab)
-        if lab == TRAINED_TWICE:
-            index = training_cell(notebook)
-            notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(notebook.cells[index].source))
-        nbformat.write(notebook, folder / "source.ipynb")
+        nbformat.write(read_solution(lab), folder / "source.ipynb")
         # One torch thread per kernel: two kernels with a thread per core each would fight over the cores.
         env = {"COURSE_PROFILE": "tiny", "COURSE_REPORT_DIR": str(folder), "OMP_NUM_THREADS": "1"}
         execute_notebook(folder / "source.ipynb", folder / f"{lab}.ipynb", env=env)  # raises on a failing cell
@@ -163,18 +148,3 @@ def test_lab5_shows_overoptimisation(executed: dict) -> None:
     assert record["best_of_n"][0] == 1
     small = [gold for n, gold in zip(record["best_of_n"], record["best_of_n_gold"], strict=True) if 1 < n <= 16]
     assert max(small) > record["best_of_n_gold"][0], record
-
-
-def test_running_a_training_cell_twice_trains_the_untuned_model_again(executed: dict) -> None:
-    """The second run of Lab 4's training cell measures and trains the same untuned policy as the first."""
-    notebook, _ = executed[TRAINED_TWICE]
-    index = training_cell(notebook)
-    first, second = (
-        "".join(output.get("text", "") for output in notebook.cells[i].outputs if output.get("name") == "stdout")
-        for i in (index, index + 1)
-    )
-    assert "back to their untuned values" not in first
-    assert "back to their untuned values" in second
-    result = re.compile(r"held-out reward accuracy .*")
-    # The same baseline and the same training: a run that went on from the tuned policy would start far higher.
-    assert result.search(second).group() == result.search(first).group()
