@@ -1,9 +1,9 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
 # Each creates (or reuses) the virtual environment in .venv, installing torch first: the CPU wheel torch==2.13.0 from
-# the local wheel folder pip is told of (PIP_FIND_LINKS), by uv (2 s, where pip took 17), else by pip where its index
-# has that wheel, else the default torch (an unpinned torch can pull GBs of CUDA). uv's attempt reads only that folder
-# (--no-index): it never downloads a torch; torch's own dependencies come with the rest.
-# The rest installs with uv, which resolves and downloads in parallel (seconds, where pip took a minute), and compiles
+# the local wheel folder pip is told of (PIP_FIND_LINKS), by uv, else by pip where its index has that wheel, else the
+# default torch (an unpinned torch can pull GBs of CUDA). uv's attempt reads only that folder (--no-index): it never
+# downloads a torch; torch's own dependencies come with the rest.
+# The rest installs with uv, which resolves and downloads in parallel (several times faster than pip), and compiles
 # the bytecode once: without it, where PYTHONDONTWRITEBYTECODE is set (CI), every process and every sandboxed kernel
 # (its view of the venv is read-only) compiled transformers, TRL and datasets again (3 s of CPU per import).
 

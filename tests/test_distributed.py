@@ -1,4 +1,4 @@
-"""Two CPU processes under torchrun (DDP over gloo), launched once as the README says
+"""Two CPU processes under torchrun (DDP over gloo), launched once as docs/train.md says
 (``ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 ...``): `course train`'s trainer and our PPO engine stay in
 step, and the engine's statistics are gathered over both processes."""
 

@@ -278,7 +278,7 @@ def test_sft_on_a_dataset_laid_out_like_hh_rlhf_on_the_hub(tmp_path):
 
 @pytest.mark.parametrize(("name", "kind"), [("ddp", "MULTI_GPU"), ("deepspeed_zero2", "DEEPSPEED")])
 def test_the_shipped_launch_configurations_are_what_accelerate_reads(name, kind, monkeypatch, capsys):
-    """Found by the command the README gives, parsed by accelerate's own loader (they need GPUs: not run here)."""
+    """Found by the command docs/train.md gives, parsed by accelerate's own loader (they need GPUs: not run here)."""
     import runpy
     import sys
 

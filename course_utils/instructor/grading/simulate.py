@@ -92,7 +92,7 @@ def as_colab_saves_it(notebook: NotebookNode) -> str:
     return json.dumps({"nbformat": 4, "nbformat_minor": 0, "metadata": metadata, "cells": cells}, indent=2)
 
 
-# One line of tampering each, as a student who wants the points could share it (see the threat model in __init__).
+# One line of tampering each, as a student who wants the points could share it (the threat model: docs/grading.md).
 REWRITER_MARKER = "course-grader-rewriter"
 FORGE = "\n".join(  # what a grader might read back, written in the kernel's folder, forever, saying all went well
     [
