@@ -3,10 +3,10 @@
     python benchmarks/training_targets.py                  # every lab, seeds 0 to 9
     python benchmarks/training_targets.py lab3_ppo_sentiment --seeds 20
 
-A learner's points must not depend on how a training run went (issue 15): each lab runs its solution under the
-grader's profile with ``COURSE_SEED`` set to each seed, and every test cell, the training targets included, must
-pass on every seed. Prints, per lab, the cells that failed on some seed (with the seeds) and the wall time of the
-runs; exits with 1 if any cell failed. Two runs at a time, one torch thread each (about 5 minutes on 2 cores).
+A learner's points must not depend on how a training run went: each lab runs its solution under the grader's profile
+with ``COURSE_SEED`` set to each seed, and every test cell, the training targets included, must pass on every seed.
+Prints, per lab, the cells that failed on some seed (with the seeds) and the wall time of the runs; exits with 1 if any
+cell failed. Two runs at a time, one torch thread each (about 5 minutes on 2 cores).
 """
 
 from __future__ import annotations
