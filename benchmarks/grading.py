@@ -19,11 +19,12 @@ Where ``course grade``'s time goes: its phases (`ClassGrades.phases`), and per l
 per submission, split into the notebook's cells (from the timings nbclient records in each graded notebook: test
 cells, of which the checks run apart from the kernel, and the rest) and the overhead around them (forking the
 kernel, handing values to the checks, saving), and the checks' share of it all. While it grades,
-a thread samples every two seconds the memory of the grader and everything it started (the sum of proportional set
+a thread samples every five seconds the memory of the grader and everything it started (the sum of proportional set
 sizes: pages the forked kernels share are counted once), the largest single process, and the grader's open file
 descriptors. Sampling is not free: the kernel walks a process's page tables to sum its proportional set size (7 ms of
-CPU for a 260 MiB process), and sampling every half second made the capstone's class grade 8% slower on 2 cores
-(205 s against 190 s unwatched), so the watch reports the CPU time it used itself. From these it projects a class
+CPU for a 260 MiB process). Sampling every half second made the capstone's class grade 8% slower on 2 cores (205 s
+against 190 s unwatched), and every two seconds still took some 20 CPU-s of a class's 900: so the watch samples every
+five seconds, and reports the CPU time it used itself. From these it projects a class
 of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the rate
 measured here, the memory of as many kernels at once as ``course grade`` runs there (one more than the cores).
 """
@@ -121,7 +122,7 @@ class Watch:
     """Samples the grader's process tree every ``interval`` seconds while it runs: the peaks of its total memory (the
     sum of proportional set sizes), of its largest process, of its open file descriptors, and of its process count."""
 
-    def __init__(self, interval: float = 2.0):
+    def __init__(self, interval: float = 5.0):
         self.interval, self.stop = interval, threading.Event()
         self.cpu_seconds = 0.0  # what sampling cost: CPU time of the sampling thread
         self.peak_total = self.peak_process = 0  # bytes

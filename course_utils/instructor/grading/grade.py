@@ -18,7 +18,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +41,7 @@ from .limits import Limits, default_workers
 from .package_view import build_view
 from .repair import repair
 from .sandbox import Run, namespaces_available, run_sandboxed
+from .schedule import LongestLabFirst
 from .scoring import GradedLab, score
 from .submissions import DEFAULT_PATTERN, Collection, Submission, collect
 
@@ -134,7 +135,7 @@ def grade_class(root: Path, source: Path, config: GradeConfig, progress: bool = 
         clock.lap("repair")
         views = lab_views({s.lab: sources[s.lab] for s, _, _ in runnable}, stack.enter_context(scratch("views")))
         graded += run_in_parallel(
-            [Job(notebook, views[s.lab]) for s, notebook, _ in runnable],
+            [Job(notebook, s.lab, views[s.lab]) for s, notebook, _ in runnable],
             workers=config.workers,
             kernels=kernels,
             limits=config.limits,
@@ -208,9 +209,10 @@ def start_kernels(workers: int) -> Iterator[Kernels]:
 
 @dataclass(frozen=True)
 class Job:
-    """One notebook to run, and the view of the package its kernel sees (``package_view.py``)."""
+    """One notebook to run, its lab, and the view of the package its kernel sees (``package_view.py``)."""
 
     notebook: NotebookNode
+    lab: str
     view: Path
 
 
@@ -243,7 +245,7 @@ def run_in_parallel(
     progress: bool,
     then: Callable[[int, Run], T],
 ) -> list[T]:
-    """Run each job's notebook in its own sandbox, ``workers`` at a time.
+    """Run each job's notebook in its own sandbox, ``workers`` at a time, the heaviest labs first (``schedule.py``).
 
     ``then(index, run)`` is called on each run as soon as it ends; returns what it returned, in the order of ``jobs``.
     """
@@ -263,16 +265,23 @@ def run_in_parallel(
             shutil.rmtree(folder, ignore_errors=True)
         return then(index, ran)
 
+    order = LongestLabFirst([job.lab for job in jobs])
     runs: list[T | None] = [None] * len(jobs)
+
+    def run_until_none_left() -> None:  # one worker: the next job in ``order`` until there are none
+        while (index := order.next()) is not None:
+            began = time.perf_counter()
+            runs[index] = run(index)
+            order.done(index, time.perf_counter() - began)
+            bar.update()
+
     with (
         scratch("grade") as work_root,
         ThreadPoolExecutor(max_workers=max(1, workers)) as pool,
         tqdm(total=len(jobs), desc="Grading", unit="notebook", disable=not progress) as bar,
     ):
-        futures = {pool.submit(run, index): index for index in range(len(jobs))}
-        for future in as_completed(futures):
-            runs[futures[future]] = future.result()
-            bar.update()
+        for worker in [pool.submit(run_until_none_left) for _ in range(max(1, workers))]:
+            worker.result()
     return runs  # type: ignore[return-value]
 
 
