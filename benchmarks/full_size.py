@@ -2,9 +2,9 @@
 
     python benchmarks/full_size.py
 
-The models are built on PyTorch's ``meta`` device from the real configurations (scripts/hub_mirror.py), so nothing
-is downloaded or allocated; the LoRA adapter, batch size and sequence length are read from each solution notebook's
-configuration cell, run in the full profile. Training on a free Colab T4 (15 GB, no bf16) runs in fp16 mixed
+The models are built on PyTorch's ``meta`` device from the real configurations (``course_utils.architectures``), so
+nothing is downloaded or allocated; the LoRA adapter, batch size and sequence length are read from each solution
+notebook's configuration cell, run in the full profile. Training on a free Colab T4 (15 GB, no bf16) runs in fp16 mixed
 precision on float32 weights. The estimate adds, in bytes:
 
 - every model in memory, float32 weights: 4 per parameter (the policy, its frozen reference, a reward model);
@@ -26,7 +26,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import io
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,12 +35,11 @@ import torch
 from peft import get_peft_model
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
+from course_utils.architectures import model_config
 from course_utils.ppo.value_head import CausalLMWithValueHead
 from course_utils.profiles import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "scripts"))
-from hub_mirror import model_config  # noqa: E402
 
 GIB = 1024**3
 T4_GIB = 15.0

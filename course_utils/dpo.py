@@ -18,8 +18,8 @@ from datasets import Dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .checks import load_weights
+from .lm import logprobs_from_logits
 from .loaders import first_rows, load_causal_lm, load_ultrafeedback
-from .ppo.losses import logprobs_from_logits
 from .profiles import Profile
 from .quiet import quiet_loading
 from .training import reference_trainer, train

@@ -17,7 +17,7 @@ from transformers import (
     pipeline,
 )
 
-from .ppo.value_head import CausalLMWithValueHead
+from .ppo import CausalLMWithValueHead
 from .profiles import Profile
 from .sources import resolve
 

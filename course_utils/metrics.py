@@ -15,7 +15,8 @@ import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .generation import generate
-from .ppo import LengthSampler, sample_responses
+from .lm import sample_responses
+from .ppo import LengthSampler
 
 
 @cache

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import torch
 from datasets import Dataset, DatasetDict
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .checks import load_weights
+from .lm import reward_scores
 from .loaders import HELD_OUT_FRACTION, SPLIT_SEED, first_rows, load_instruct_pairs, load_reward_model
 from .profiles import Profile
-from .quiet import progress_bars_enabled, quiet_loading
+from .quiet import quiet_loading
 from .training import reference_trainer
 
 
@@ -69,44 +69,6 @@ def held_out_accuracy(profile: Profile, weights: Mapping[str, torch.Tensor]) -> 
     chosen, rejected = held_out_pairs(profile)
     wins = reward_scores(model, tokenizer, chosen, desc=None) > reward_scores(model, tokenizer, rejected, desc=None)
     return wins.float().mean().item()
-
-
-def with_eos(text: str, tokenizer: PreTrainedTokenizerBase) -> str:
-    """``text`` ending with the end-of-sequence token, as ``trl.RewardTrainer`` prepares every text (a tokenizer
-    without one, BERT's, marks the end itself)."""
-    if tokenizer.eos_token is None or text.endswith(tokenizer.eos_token):
-        return text
-    return text + tokenizer.eos_token
-
-
-@torch.no_grad()
-def reward_scores(
-    model: PreTrainedModel,
-    tokenizer: PreTrainedTokenizerBase,
-    texts: Sequence[str],
-    batch_size: int = 32,
-    desc: str | None = "Scoring",
-    max_length: int | None = None,
-) -> torch.Tensor:
-    """The reward of each text, computed as ``RewardTrainer`` computes it, as a float tensor on the CPU.
-
-    ``desc`` labels the progress bar; ``None`` draws none (for scoring inside a loop that has its own).
-
-    Each text gets the end-of-sequence token appended; rows are padded on the right, and the model reads its score
-    head at the last token that is not padding. With ``max_length``, a longer text is cut to ``max_length`` tokens on
-    the tokenizer's ``truncation_side`` (`course train ppo` sets it to ``"left"``: the answer and its end are kept).
-    """
-    model.eval()
-    device = next(model.parameters()).device
-    scores = []
-    for start in tqdm(
-        range(0, len(texts), batch_size), desc=desc, leave=False, disable=desc is None or not progress_bars_enabled()
-    ):
-        chunk = [with_eos(text, tokenizer) for text in texts[start : start + batch_size]]
-        cut = {"truncation": True, "max_length": max_length} if max_length else {}
-        batch = tokenizer(chunk, return_tensors="pt", padding=True, padding_side="right", **cut).to(device)
-        scores.append(model(**batch).logits[:, 0].float().cpu())
-    return torch.cat(scores) if scores else torch.empty(0)
 
 
 @dataclass

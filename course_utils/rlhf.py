@@ -16,7 +16,6 @@ is what the policy wrote, up to ``World.answer_end``.
 from __future__ import annotations
 
 import statistics
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -29,14 +28,12 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .dpo import train_sft_reference
 from .judge import gold_reward
+from .lm import logprobs_from_logits, pack_batch, reward_scores, sample_responses
 from .loaders import load_causal_lm, load_reward_model
 from .overoptimization import GoldFn, prefer_by
-from .ppo import CausalLMWithValueHead, PPOTrainer, sample_responses
-from .ppo.losses import logprobs_from_logits
-from .ppo.trainer import pack_batch
+from .ppo import PPOTrainer
 from .profiles import Profile
-from .quiet import hide_library_deprecations, progress_bars_enabled
-from .reward import reward_scores
+from .quiet import progress_bars_enabled
 from .sources import resolve
 from .training import train
 
@@ -93,18 +90,6 @@ def train_sft_policy(
     model, tokenizer = load_causal_lm("capstone_policy", profile)
     pairs = world.sft_rows.rename_column("completion", "chosen")
     return train_sft_reference(model, tokenizer, pairs, config, save_dir, peft_config=peft_config)
-
-
-def lora_policy(source: str | Path, lora: Any, device: str) -> CausalLMWithValueHead:
-    """The causal LM at ``source`` with fresh LoRA adapters (``lora``, a ``peft.LoraConfig``) and a value head: a PPO
-    policy whose reference is itself with the adapters switched off (see `PPOTrainer`)."""
-    from peft import get_peft_model
-    from transformers import AutoModelForCausalLM
-
-    base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device)
-    with warnings.catch_warnings():
-        hide_library_deprecations()
-        return CausalLMWithValueHead(get_peft_model(base, lora))
 
 
 def stop_token_ids(tokenizer: PreTrainedTokenizerBase, world: World) -> list[int]:

@@ -26,15 +26,20 @@ ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 TrainerT = TypeVar("TrainerT", bound=Trainer)
 
 
-def mixed_precision(profile: Profile) -> str:
+def precision_for(device: str) -> str:
     """``"bf16"`` where the GPU computes in bf16, ``"fp16"`` on older GPUs (a T4), ``"no"`` on a CPU.
 
     bf16 needs compute capability 8.0 (Ampere). ``torch.cuda.is_bf16_supported()`` also says yes on a T4 (7.5),
     where bf16 is only emulated and slow, so we ask the hardware instead.
     """
-    if profile.device != "cuda":
+    if device != "cuda":
         return "no"
     return "bf16" if torch.cuda.get_device_capability() >= (8, 0) else "fp16"
+
+
+def mixed_precision(profile: Profile) -> str:
+    """The precision a lab trains in: `precision_for` its profile's device."""
+    return precision_for(profile.device)
 
 
 def no_activation_checkpointing() -> dict[str, bool]:
@@ -48,15 +53,15 @@ def no_activation_checkpointing() -> dict[str, bool]:
     return {name: False}
 
 
-def trainer_kwargs(profile: Profile) -> dict[str, Any]:
-    """Keyword arguments for any TRL config (``SFTConfig``, ``RewardConfig``, ``DPOConfig``) in this profile.
+def trainer_settings(device: str, seed: int, quiet: bool = False) -> dict[str, Any]:
+    """Keyword arguments for any TRL config (``SFTConfig``, ``RewardConfig``, ``DPOConfig``) on ``device``.
 
     - Precision: bf16 where the GPU has it, fp16 mixed precision on a T4 (no bf16), float32 on a CPU.
     - No activation checkpointing: our models are small enough, and it slows a CPU down.
-    - No checkpoints written, no experiment trackers, and no progress bars while grading.
+    - No checkpoints written and no experiment trackers; ``quiet``: no progress bars and only errors logged.
     """
-    precision = mixed_precision(profile)
-    on_gpu = profile.device == "cuda"
+    precision = precision_for(device)
+    on_gpu = device == "cuda"
     return {
         "bf16": precision == "bf16",
         "fp16": precision == "fp16",
@@ -64,11 +69,16 @@ def trainer_kwargs(profile: Profile) -> dict[str, Any]:
         **no_activation_checkpointing(),
         "report_to": "none",
         "save_strategy": "no",
-        "seed": profile.seed,
-        "disable_tqdm": profile.quiet,
-        "log_level": "error" if profile.quiet else "passive",
+        "seed": seed,
+        "disable_tqdm": quiet,
+        "log_level": "error" if quiet else "passive",
         "dataloader_pin_memory": on_gpu,
     }
+
+
+def trainer_kwargs(profile: Profile) -> dict[str, Any]:
+    """`trainer_settings` for a lab: its profile's device and seed, quiet while it is graded."""
+    return trainer_settings(profile.device, profile.seed, quiet=profile.quiet)
 
 
 @contextmanager

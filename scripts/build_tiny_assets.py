@@ -25,11 +25,15 @@ from __future__ import annotations
 
 import json
 import random
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from make_code_alpaca_sample import main as write_code_alpaca_sample
+from make_preference_sample import main as write_preference_sample
+from make_preference_sample import pretraining_documents as preference_documents
+from make_review_sample import main as write_review_sample
+from make_review_sample import opinion_sentences
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
     DistilBertConfig,
@@ -41,13 +45,6 @@ from transformers import (
     PreTrainedModel,
     PreTrainedTokenizerFast,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from make_code_alpaca_sample import main as write_code_alpaca_sample  # noqa: E402
-from make_preference_sample import main as write_preference_sample  # noqa: E402
-from make_preference_sample import pretraining_documents as preference_documents  # noqa: E402
-from make_review_sample import main as write_review_sample  # noqa: E402
-from make_review_sample import opinion_sentences  # noqa: E402
 
 ASSETS = Path(__file__).resolve().parents[1] / "course_utils" / "assets"
 SEED = 0

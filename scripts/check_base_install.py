@@ -67,7 +67,7 @@ def train_one_step() -> int:
     run them (ppo against the tiny model with a fresh one-score head as its reward model)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from course_utils.instructor.cli import main as course
+    from course_utils.cli import main as course
     from course_utils.sources import asset_path
 
     model = str(asset_path("models", "gpt2-tiny"))

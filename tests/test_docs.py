@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from course_utils.instructor.cli import build_parser
+from course_utils.cli import build_parser
 
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 TOP = ("course_utils/", "scripts/", "benchmarks/", "tests/", "docs/", "solutions/", "labs/", ".ci/")

@@ -1,10 +1,10 @@
 """The full profile's code path, dry-run on a CPU: each lab's solution runs in ``full`` through a Hub-shaped mirror.
 
-The mirror (scripts/hub_mirror.py) holds models of the real architectures (OPT-350m, GPT-2, SmolLM2, DistilBERT: their
-configuration classes, module names and context lengths, shrunk in depth and width, random weights) and datasets in
-the real schemas and layouts with texts at realistic lengths. ``COURSE_MAX_STEPS=2`` stops each training run after
-two optimisation steps, so the LoRA targets, precision, truncation lengths and column names of ``full`` all run,
-but nothing is learned: a test cell's AssertionError about learning is expected; any other error is a bug.
+The mirror (``course_utils.instructor.hub_mirror``) holds models of the real architectures (OPT-350m, GPT-2, SmolLM2,
+DistilBERT: their configuration classes, module names and context lengths, shrunk in depth and width, random weights)
+and datasets in the real schemas and layouts with texts at realistic lengths. ``COURSE_MAX_STEPS=2`` stops each training
+run after two optimisation steps, so the LoRA targets, precision, truncation lengths and column names of ``full`` all
+run, but nothing is learned: a test cell's AssertionError about learning is expected; any other error is a bug.
 
 The kernels are forked from one process that has imported the libraries, as `course grade` runs a class
 (``forkserver.py``), in its sandbox (no network: the mirror is all there is): five cold starts would cost 11 CPU-s
@@ -20,12 +20,12 @@ from concurrent.futures import ThreadPoolExecutor
 import nbformat
 import pytest
 from conftest import ROOT
-from hub_mirror import build_mirror  # scripts/hub_mirror.py
 
 from course_utils.instructor.grading.cells import RunStatus
 from course_utils.instructor.grading.forkserver import ForkServer
 from course_utils.instructor.grading.limits import Limits
 from course_utils.instructor.grading.sandbox import run_sandboxed
+from course_utils.instructor.hub_mirror import build_mirror
 from course_utils.profiles import DRY_RUN_EXAMPLES
 
 # A last cell per lab that prints what the full profile set up, as one JSON line.

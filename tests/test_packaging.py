@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -92,11 +95,9 @@ def test_every_lab_installs_the_same_way_only_on_colab_and_only_what_a_learner_n
 
 
 def test_lowest_versions_pins_every_dependency_but_torch_at_its_lower_bound() -> None:
-    from lowest_versions import lower_bound, lowest_constraints  # scripts/lowest_versions.py
-
-    assert lower_bound("trl>=1.16,<2") == ("trl", "1.16")
-    assert lower_bound("align-course[instructor]") == ("align-course", None)
-    pins = dict(pin.split("==") for pin in lowest_constraints())
+    script = ROOT / "scripts" / "lowest_versions.py"
+    printed = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, check=True).stdout
+    pins = dict(pin.split("==") for pin in printed.splitlines())
     project = PYPROJECT["project"]
     names = {requirement_name(r) for r in project["dependencies"] + project["optional-dependencies"]["instructor"]}
     assert set(pins) == names - {"torch"}
@@ -108,8 +109,6 @@ INSTRUCTOR_ONLY = {"nbgrader", "nbclient", "nbformat", "jupyter_client", "jupyte
 
 def test_nothing_a_learner_imports_needs_the_instructor_extra() -> None:
     """On Colab only the base install exists: outside instructor/, no import of notebook or Jupyter tooling."""
-    import ast
-
     package = ROOT / "course_utils"
     for path in package.rglob("*.py"):
         if "instructor" in path.relative_to(package).parts:
@@ -123,3 +122,49 @@ def test_nothing_a_learner_imports_needs_the_instructor_extra() -> None:
                 continue
             roots = {name.split(".")[0] for name in names}
             assert not roots & INSTRUCTOR_ONLY, f"{path.relative_to(ROOT)} imports {sorted(roots & INSTRUCTOR_ONLY)}"
+
+
+LAB_MODULES = {"instruction", "reward", "policy_gradient", "sentiment_control", "dpo", "rlhf", "overoptimization"}
+LAB_MODULES |= {"judge", "howto"}
+
+
+def course_imports(path: Path) -> set[str]:
+    """The ``course_utils`` modules a file imports, relative imports resolved: ``from .ppo import x`` in
+    ``course_utils/rlhf.py`` is ``course_utils.ppo``, ``from ..lm import x`` in ``ppo/trainer.py`` is ``lm``."""
+    package = path.relative_to(ROOT).with_suffix("").parts[:-1]  # the file's package, e.g. ("course_utils", "ppo")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else ()
+            found.add(".".join([*base, *(node.module.split(".") if node.module else [])]))
+    return {name for name in found if name.split(".")[0] == "course_utils"}
+
+
+def test_the_ppo_engine_the_recipes_and_the_shared_helpers_import_no_labs_module() -> None:
+    package = ROOT / "course_utils"
+    for path in [*(package / "ppo").glob("*.py"), *(package / "recipes").glob("*.py"), package / "lm.py"]:
+        labs = {name for name in course_imports(path) if name.split(".")[1:2] and name.split(".")[1] in LAB_MODULES}
+        assert not labs, f"{path.relative_to(ROOT)} imports a lab's module: {sorted(labs)}"
+
+
+def test_outside_the_ppo_engine_only_its_public_names_are_imported() -> None:
+    package = ROOT / "course_utils"
+    for path in package.rglob("*.py"):
+        if "ppo" in path.relative_to(package).parts:
+            continue
+        internals = {name for name in course_imports(path) if name.startswith("course_utils.ppo.")}
+        assert not internals, f"{path.relative_to(ROOT)} reaches into the PPO engine: {sorted(internals)}"
+
+
+def test_nothing_outside_scripts_imports_a_script() -> None:
+    scripts = {path.stem for path in (ROOT / "scripts").glob("*.py")}
+    for folder in ("course_utils", "tests", "benchmarks"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                imported = {name.split(".")[0] for name in names} & scripts
+                assert not imported, f"{path.relative_to(ROOT)} imports scripts/{sorted(imported)}"

@@ -1,9 +1,10 @@
 import pytest
 import torch
 
+from course_utils.lm import reward_scores, with_eos
 from course_utils.loaders import load_reward_model, load_saved_reward_model
 from course_utils.profiles import Profile
-from course_utils.reward import reward_scores, trl_reward_loss, with_eos
+from course_utils.reward import trl_reward_loss
 
 TEXTS = [
     "Human: How do I boil an egg?\n\nAssistant: Put the egg in a pot of cold water. Good luck!",

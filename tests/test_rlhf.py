@@ -9,7 +9,7 @@ from course_utils import rlhf
 from course_utils.judge import gold_reward
 from course_utils.loaders import load_saved_reward_model, load_tokenizer
 from course_utils.overoptimization import best_of_n, best_of_n_kl
-from course_utils.ppo import PPOConfig, PPOTrainer
+from course_utils.ppo import PPOConfig, PPOTrainer, lora_policy
 from course_utils.profiles import Profile
 from course_utils.sources import asset_path
 
@@ -92,13 +92,13 @@ def test_response_logprobs_sum_each_answers_tokens_whatever_the_padding(world, t
 def test_kl_to_reference_is_zero_for_the_same_model_and_for_fresh_adapters(world, tokenizer, model):
     samples = rlhf.sample_answers(model, tokenizer, world, world.questions[:6], max_new_tokens=12, seed=0)
     assert rlhf.kl_to_reference(model, model, samples, tokenizer.pad_token_id) == 0.0
-    fresh = rlhf.lora_policy(SOURCE, LORA, "cpu")  # B = 0: the adapters change nothing yet
+    fresh = lora_policy(SOURCE, LORA, "cpu")  # B = 0: the adapters change nothing yet
     assert rlhf.kl_to_reference(fresh.policy, None, samples, tokenizer.pad_token_id) == 0.0
 
 
 def test_run_ppo_evaluates_on_schedule_and_restores_any_evaluated_step(world, tokenizer):
     torch.manual_seed(0)
-    policy = rlhf.lora_policy(SOURCE, LORA, "cpu")
+    policy = lora_policy(SOURCE, LORA, "cpu")
     config = PPOConfig(batch_size=4, mini_batch_size=4, ppo_epochs=1, learning_rate=1e-2, init_kl_coef=0.05)
     trainer = PPOTrainer(config, policy, tokenizer)
     length = lambda questions, answers: [float(len(answer.split())) for answer in answers]  # noqa: E731
@@ -186,7 +186,7 @@ def test_trl_rows_and_reward_use_the_query_and_cut_the_answer_like_sample_answer
 
 
 def test_route_row_compares_a_lora_policy_with_the_sft_answers(world, tokenizer, model):
-    fresh = rlhf.lora_policy(SOURCE, LORA, "cpu")  # B = 0: the same policy as the SFT model
+    fresh = lora_policy(SOURCE, LORA, "cpu")  # B = 0: the same policy as the SFT model
     sft_side = rlhf.sample_answers(model, tokenizer, world, world.questions[:6], max_new_tokens=16, seed=3)
     length = lambda questions, answers: [float(len(answer)) for answer in answers]  # noqa: E731
     judged = []

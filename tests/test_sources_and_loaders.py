@@ -1,10 +1,10 @@
 import shutil
 from pathlib import Path
 
-import hub_mirror as hub_layout  # scripts/hub_mirror.py: where each Hub repository keeps its files
 import pytest
 import torch
 
+from course_utils.instructor import hub_mirror as hub_layout  # where each Hub repository keeps its files
 from course_utils.loaders import (
     held_out_openings,
     load_code_alpaca,
@@ -336,3 +336,11 @@ def test_tiny_ultrafeedback_schema_and_disjoint_prompts(tiny_profile):
     assert row["chosen"][0] == row["rejected"][0] == {"content": row["prompt"], "role": "user"}
     assert row["score_chosen"] > row["score_rejected"]
     assert not set(train["prompt"]) & set(test["prompt"])
+
+
+def test_every_hub_model_a_role_names_has_its_real_architecture():
+    from course_utils.architectures import ARCHITECTURES
+    from course_utils.sources import ROLES
+
+    models = {role.hub_id for role in ROLES.values() if role.tiny_asset is None or role.tiny_asset[0] == "models"}
+    assert set(ARCHITECTURES) == models

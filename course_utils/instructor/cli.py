@@ -1,5 +1,5 @@
-"""The `course` command: instructor tasks run from the course repository, and `course train` for anyone (the labs'
-methods on your own data, `course_utils.recipes`: it needs only the base install)."""
+"""The instructor's `course` commands, run from the course repository: release, demo and grade (``course_utils.cli``
+puts them beside `course train`)."""
 
 from __future__ import annotations
 
@@ -11,16 +11,8 @@ from .grading.limits import Limits, default_workers
 from .grading.submissions import DEFAULT_PATTERN
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `course` command line: release, demo, grade and train."""
-    from ..recipes.command import add_train_arguments
-
-    parser = argparse.ArgumentParser(
-        prog="course", description="Release, run and grade the course's labs; train with their methods on your data."
-    )
-    parser.add_argument("--root", type=Path, default=Path.cwd(), help="the course repository (default: here)")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_instructor_commands(commands: argparse._SubParsersAction) -> None:
+    """The subcommands release, demo and grade, added to the `course` command line."""
     release = commands.add_parser("release", help="regenerate labs/ from solutions/ with nbgrader")
     release.add_argument("labs", nargs="*", help="labs to release (default: all)")
 
@@ -49,19 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--disk-mb", type=int, default=defaults.disk_mb, help="what one notebook may write, in all")
     grade.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    train = commands.add_parser("train", help="train with a lab's method on your files (sft, reward, ppo, dpo)")
-    add_train_arguments(train)
-    return parser
 
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `course` console script. Exit status 1 means the tooling broke, not that students failed."""
-    args = build_parser().parse_args(argv)
-    root = args.root.resolve()
-    if args.command == "train":
-        from ..recipes.command import train_command
-
-        return train_command(args)
+def run_instructor_command(args: argparse.Namespace, root: Path) -> int:
+    """Run release, demo or grade; the exit status (1: the tooling broke, not that students failed)."""
     if args.command == "release":
         from .release import release
 
@@ -98,7 +80,3 @@ def grade(args: argparse.Namespace, root: Path) -> int:
         print("course grade: no submission found; check the file names against --pattern.", file=sys.stderr)
         return 1
     return 1 if grades.broken else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,19 +2,21 @@
 ``LengthSampler`` are gone), small and tested, usable outside the labs.
 
 - `trainer`: `PPOConfig` (the classic defaults) and `PPOTrainer` (``generate``, then ``step(queries, responses,
-  scores)``), with `sample_responses` for sampling from any policy;
+  scores)``); `sample_responses` (from ``course_utils.lm``) samples from any policy;
 - `losses`: the math of one step as small functions (KL penalties, GAE, whitening, the clipped losses);
-- `value_head`: `CausalLMWithValueHead`, a language model with a scalar value per token;
+- `value_head`: `CausalLMWithValueHead`, a language model with a scalar value per token, and `lora_policy`, one
+  whose language model trains LoRA adapters (its reference: the same network with the adapters off);
 - `kl_control`: the fixed and adaptive KL coefficient controllers;
 - `length_sampler`: `LengthSampler`, the query and response lengths of the classic recipe.
 
     from course_utils.ppo import LengthSampler, PPOConfig, PPOTrainer
 """
 
+from ..lm import sample_responses
 from .kl_control import AdaptiveKLController, FixedKLController
 from .length_sampler import LengthSampler
-from .trainer import PPOConfig, PPOTrainer, sample_responses
-from .value_head import CausalLMWithValueHead
+from .trainer import PPOConfig, PPOTrainer
+from .value_head import CausalLMWithValueHead, lora_policy
 
 __all__ = [
     "AdaptiveKLController",
@@ -23,5 +25,6 @@ __all__ = [
     "LengthSampler",
     "PPOConfig",
     "PPOTrainer",
+    "lora_policy",
     "sample_responses",
 ]

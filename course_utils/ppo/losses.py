@@ -14,11 +14,6 @@ import torch.nn.functional as F
 KL_PENALTIES = ("kl", "abs", "mse", "full")
 
 
-def logprobs_from_logits(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
-    """``log pi(token)`` at each position, from ``(batch, positions, vocab)`` logits and the chosen tokens."""
-    return torch.gather(F.log_softmax(logits.float(), dim=-1), 2, tokens.unsqueeze(-1)).squeeze(-1)
-
-
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
     """The entropy of the next-token distribution at each position, in nats."""
     log_probs = F.log_softmax(logits.float(), dim=-1)

@@ -28,6 +28,7 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ..lm import logprobs_from_logits, pack_batch, sample_responses
 from .kl_control import AdaptiveKLController, FixedKLController
 from .length_sampler import LengthSampler
 from .losses import (
@@ -38,7 +39,6 @@ from .losses import (
     gae_advantages,
     kl_penalised_rewards,
     kl_penalty,
-    logprobs_from_logits,
     masked_mean,
     masked_var,
     masked_whiten,
@@ -91,66 +91,6 @@ class PPOConfig:
             raise ValueError(f"ppo_epochs must be at least 1, got {self.ppo_epochs}.")
         if any(not isinstance(token, int) or token < 0 for token in self.suppress_tokens):
             raise ValueError(f"suppress_tokens must be token ids (whole numbers >= 0), got {self.suppress_tokens!r}.")
-
-
-@dataclass
-class PackedBatch:
-    """Queries and responses joined and right-padded into one tensor, with the response mask aligned for PPO."""
-
-    input_ids: torch.Tensor  # (batch, tokens)
-    attention_mask: torch.Tensor  # (batch, tokens)
-    mask: torch.Tensor  # (batch, tokens - 1): 1 where the *predicted* token is a response token
-
-
-def pack_batch(queries: Sequence[torch.Tensor], responses: Sequence[torch.Tensor], pad_token_id: int) -> PackedBatch:
-    """Join each query with its response, right-pad the rows, and mark the response tokens.
-
-    Right padding keeps every row's positions starting at 0. Position ``t`` of ``mask`` refers to predicting token
-    ``t + 1``, so a response occupying tokens ``[q, q + r)`` is masked in at positions ``[q - 1, q + r - 1)``.
-    """
-    if len(queries) != len(responses) or not queries:
-        raise ValueError(f"Need as many responses as queries, at least one ({len(queries)} vs {len(responses)}).")
-    rows = [torch.cat([query, response]) for query, response in zip(queries, responses, strict=True)]
-    length = max(len(row) for row in rows)
-    input_ids = torch.full((len(rows), length), pad_token_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(rows), length), dtype=torch.long)
-    mask = torch.zeros((len(rows), length - 1))
-    for i, (row, query, response) in enumerate(zip(rows, queries, responses, strict=True)):
-        if len(query) == 0 or len(response) == 0:
-            raise ValueError(f"Row {i}: queries and responses need at least one token each.")
-        input_ids[i, : len(row)] = row
-        attention_mask[i, : len(row)] = 1
-        mask[i, len(query) - 1 : len(row) - 1] = 1
-    return PackedBatch(input_ids, attention_mask, mask)
-
-
-@torch.no_grad()
-def sample_responses(
-    model: PreTrainedModel | CausalLMWithValueHead,
-    tokenizer: PreTrainedTokenizerBase,
-    queries: Sequence[torch.Tensor],
-    length_sampler: LengthSampler | None = None,
-    batch_size: int = 16,
-    **generation_kwargs,
-) -> list[torch.Tensor]:
-    """A response to each query (token ids, the query not included), generated in left-padded batches.
-
-    With a ``length_sampler``, each batch draws its ``max_new_tokens`` from it. A response stops after its first
-    end-of-sequence token, which it keeps.
-    """
-    eos = tokenizer.eos_token_id
-    responses = []
-    for start in range(0, len(queries), batch_size):
-        chunk = [{"input_ids": query.tolist()} for query in queries[start : start + batch_size]]
-        batch = tokenizer.pad(chunk, padding_side="left", return_tensors="pt").to(model.device)
-        kwargs = {"pad_token_id": tokenizer.pad_token_id, **generation_kwargs}
-        if length_sampler is not None:
-            kwargs["max_new_tokens"] = length_sampler()
-        output = model.generate(**batch, **kwargs)[:, batch["input_ids"].shape[1] :]
-        for row in output.cpu():
-            ends = (row == eos).nonzero()
-            responses.append(row[: ends[0].item() + 1] if len(ends) else row)
-    return responses
 
 
 @dataclass

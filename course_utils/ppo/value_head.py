@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel
+
+from ..quiet import hide_library_deprecations
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 
@@ -71,3 +75,14 @@ class CausalLMWithValueHead(nn.Module):
         self.policy.save_pretrained(directory)
         state = {name: tensor.detach().cpu().contiguous() for name, tensor in self.value_head.state_dict().items()}
         save_file(state, Path(directory) / VALUE_HEAD_FILE)
+
+
+def lora_policy(source: str | Path, lora: Any, device: str) -> CausalLMWithValueHead:
+    """The causal LM at ``source`` with fresh LoRA adapters (``lora``, a ``peft.LoraConfig``) and a value head: a PPO
+    policy whose reference is itself with the adapters switched off (see `PPOTrainer`)."""
+    from peft import get_peft_model
+
+    base = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device)
+    with warnings.catch_warnings():
+        hide_library_deprecations()
+        return CausalLMWithValueHead(get_peft_model(base, lora))

@@ -1,7 +1,7 @@
 """`course train ppo`: our PPO engine (Labs 3 and 5) against a reward model, on prompts read from files.
 
 Each step samples ``batch_size`` prompts (each process its own), lets the policy answer them, scores prompt and
-answer with the reward model (as `RewardTrainer` scored them in training: `reward.reward_scores`), and takes one
+answer with the reward model (as `RewardTrainer` scored them in training: `lm.reward_scores`), and takes one
 `PPOTrainer.step`. The KL penalty to the starting model is fixed at ``beta``, as in Lab 5; with LoRA, the starting
 model is the policy with its adapters switched off (one copy of the weights). Every ``logging_steps`` the mean
 reward-model score, KL and PPO loss of those steps are logged, and the mean score of answers to held-out prompts
@@ -20,10 +20,9 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from ..loaders import load_saved_reward_model, load_tokenizer
-from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
-from ..profiles import Profile
+from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer, lora_policy
 from ..reward import reward_scores
-from ..training import mixed_precision
+from ..training import precision_for
 from .config import RecipeConfig
 
 EVAL_PROMPTS = 256  # the most held-out prompts answered at each evaluation: sampling is what an evaluation costs
@@ -47,8 +46,6 @@ class Answered(NamedTuple):
 
 def ppo_policy(config: RecipeConfig, device: str | torch.device) -> CausalLMWithValueHead:
     """The model to train, with a fresh value head: LoRA adapters on every linear layer, or all its weights."""
-    from ..rlhf import lora_policy
-
     if config.lora:
         return lora_policy(config.model, config.adapters("CAUSAL_LM"), device)
     return CausalLMWithValueHead.from_pretrained(config.model, dtype=torch.float32).to(device)
@@ -115,7 +112,7 @@ def run_ppo_recipe(
         mini_batch_size=config.mini_batch_size or config.batch_size,
         init_kl_coef=config.beta,
         adap_kl_ctrl=False,
-        mixed_precision=mixed_precision(Profile("full", device.type, seed=config.seed)),
+        mixed_precision=precision_for(device.type),
         seed=config.seed,
     )
     tokenizer = load_tokenizer(config.model)

@@ -12,8 +12,7 @@ from transformers import Trainer
 
 from ..loaders import load_tokenizer
 from ..plots import plot_history
-from ..profiles import Profile
-from ..training import trainer_kwargs
+from ..training import trainer_settings
 from .config import RecipeConfig
 from .data import check_columns, method_rows, read_rows
 from .ppo import PANELS as PPO_PANELS
@@ -76,8 +75,8 @@ def build_trainer(config: RecipeConfig) -> Trainer:
         "eval_strategy": "steps" if eval_rows is not None else "no",
         "eval_steps": every,
         "max_length": config.max_length,
-        # A real run: the device's precision, no trackers, progress bars on (the full profile's settings).
-        **trainer_kwargs(Profile("full", device, seed=config.seed)),
+        # A real run: the device's precision, no trackers, progress bars on.
+        **trainer_settings(device, config.seed),
     }
     arguments = {"train_dataset": train_rows, "eval_dataset": eval_rows, "processing_class": tokenizer}
     if config.method == "sft":

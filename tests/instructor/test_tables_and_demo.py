@@ -21,7 +21,8 @@ def test_the_demo_table_says_which_labs_ran_without_being_graded():
 
 
 def test_course_demo_runs_the_labs_in_the_profile_asked_for(monkeypatch, tmp_path):
-    from course_utils.instructor import cli, demo
+    from course_utils import cli
+    from course_utils.instructor import demo
 
     seen = []
 

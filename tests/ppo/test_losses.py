@@ -15,7 +15,6 @@ from course_utils.ppo.losses import (
     kl_penalised_rewards,
     kl_penalty,
     last_response_index,
-    logprobs_from_logits,
     masked_mean,
     masked_var,
     masked_whiten,
@@ -29,11 +28,6 @@ LOGITS = torch.tensor([[[0.0, math.log(3.0)]]])
 
 def close(actual: torch.Tensor, expected, atol: float = 1e-6) -> None:
     torch.testing.assert_close(actual, torch.as_tensor(expected, dtype=actual.dtype), atol=atol, rtol=0)
-
-
-def test_logprobs_from_logits_picks_the_token():
-    close(logprobs_from_logits(LOGITS, torch.tensor([[1]])), [[math.log(0.75)]])
-    close(logprobs_from_logits(LOGITS, torch.tensor([[0]])), [[math.log(0.25)]])
 
 
 def test_entropy_from_logits():

@@ -7,10 +7,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM
 
+from course_utils.lm import pack_batch
 from course_utils.loaders import load_tokenizer
 from course_utils.ppo.length_sampler import LengthSampler
 from course_utils.ppo.losses import gae_advantages, kl_penalised_rewards
-from course_utils.ppo.trainer import PPOConfig, PPOTrainer, pack_batch
+from course_utils.ppo.trainer import PPOConfig, PPOTrainer
 from course_utils.ppo.value_head import VALUE_HEAD_FILE, CausalLMWithValueHead
 from course_utils.sources import asset_path
 
@@ -57,21 +58,6 @@ def test_config_defaults_are_the_classic_ones():
 def test_config_rejects_bad_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         PPOConfig(**kwargs)
-
-
-def test_pack_batch_right_pads_and_masks_the_predicted_response_tokens():
-    batch = pack_batch([torch.tensor([5, 6]), torch.tensor([7])], [torch.tensor([8, 9, 10]), torch.tensor([11, 12])], 0)
-    assert batch.input_ids.tolist() == [[5, 6, 8, 9, 10], [7, 11, 12, 0, 0]]
-    assert batch.attention_mask.tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
-    # Position t predicts token t + 1: row 0's response tokens 2..4 are predicted at positions 1..3.
-    assert batch.mask.tolist() == [[0, 1, 1, 1], [1, 1, 0, 0]]
-
-
-def test_pack_batch_rejects_empty_or_unpaired_rows():
-    with pytest.raises(ValueError, match="as many responses as queries"):
-        pack_batch([torch.tensor([1])], [], 0)
-    with pytest.raises(ValueError, match="at least one token"):
-        pack_batch([torch.tensor([1])], [torch.tensor([], dtype=torch.long)], 0)
 
 
 def test_value_head_gives_one_value_per_token(model, tokenizer):

@@ -7,7 +7,7 @@ import nbformat
 from conftest import ROOT
 from nbformat.v4 import new_code_cell, new_notebook
 
-from course_utils.instructor.cli import build_parser, main
+from course_utils.cli import build_parser, main
 from course_utils.instructor.grading.cells import RunStatus
 from course_utils.instructor.grading.grade import ClassGrades, GradeConfig, format_summary
 from course_utils.instructor.grading.limits import default_workers

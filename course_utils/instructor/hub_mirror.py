@@ -2,17 +2,17 @@
 
 Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/`` laid out as on the Hub:
 
-- models of the real architectures (OPT-350m's projected embeddings and post-layer-norm, GPT-2's Conv1D attention,
-  SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE / POSITIVE labels, DeBERTa-v3's
-  relative attention with one output): the real
-  configuration classes, module names and context lengths, with random weights, and depth and width shrunk
-  (``--size shrunk``, the default) or at their real size;
+- models of the real architectures (``course_utils.architectures``: OPT-350m's projected embeddings and post-layer-
+  norm, GPT-2's Conv1D attention, SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE /
+  POSITIVE labels, DeBERTa-v3's relative attention with one output): the real configuration classes, module names
+  and context lengths, with random weights, and depth and width shrunk (``--size shrunk``, the default) or at their
+  real size;
 - datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
   truncation is exercised), built from our packaged sample data.
 
 The real tokenizers cannot be downloaded here; each model takes the packaged tiny model's tokenizer of its family.
 
-    python scripts/hub_mirror.py build/hub-mirror          # then COURSE_HUB_MIRROR=build/hub-mirror COURSE_PROFILE=full
+    python -m course_utils.instructor.hub_mirror build/hub-mirror   # then COURSE_HUB_MIRROR=build/hub-mirror
 """
 
 from __future__ import annotations
@@ -28,156 +28,11 @@ from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import (
-    AutoTokenizer,
-    DebertaV2Config,
-    DebertaV2ForSequenceClassification,
-    DistilBertConfig,
-    DistilBertForSequenceClassification,
-    GPT2Config,
-    GPT2LMHeadModel,
-    LlamaConfig,
-    LlamaForCausalLM,
-    OPTConfig,
-    OPTForCausalLM,
-    PretrainedConfig,
-    PreTrainedModel,
-)
+from transformers import AutoTokenizer
 
-from course_utils.sources import asset_path
+from ..architectures import ARCHITECTURES, model_config
+from ..sources import asset_path
 
-# gpt2 (124M); lvwerra/gpt2-imdb is gpt2 fine-tuned on IMDB reviews, with the same configuration.
-GPT2_SMALL = dict(
-    vocab_size=50257, n_embd=768, n_layer=12, n_head=12, n_positions=1024, bos_token_id=50256, eos_token_id=50256
-)
-
-
-def smollm2(**sizes: int) -> dict:
-    """A SmolLM2 configuration: what every size shares (vocabulary, context, RoPE base, tied embeddings), and its own
-    ``sizes``."""
-    shared = dict(
-        vocab_size=49152,
-        max_position_embeddings=8192,
-        rope_theta=100000.0,
-        rms_norm_eps=1e-5,
-        tie_word_embeddings=True,
-        bos_token_id=0,
-        eos_token_id=0,
-    )
-    return {**shared, **sizes}
-
-
-# The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width.
-REAL_MODELS: dict[str, tuple[type[PreTrainedModel], type[PretrainedConfig], dict, str]] = {
-    # hub id: (model class, config class, the real config, the packaged model whose tokenizer it borrows)
-    "facebook/opt-350m": (
-        OPTForCausalLM,
-        OPTConfig,
-        # opt-350m alone among the OPTs embeds in 512 dimensions, projected to 1024, and normalises after each layer.
-        dict(
-            vocab_size=50272,
-            hidden_size=1024,
-            num_hidden_layers=24,
-            ffn_dim=4096,
-            num_attention_heads=16,
-            word_embed_proj_dim=512,
-            max_position_embeddings=2048,
-            do_layer_norm_before=False,
-            pad_token_id=1,
-            bos_token_id=2,
-            eos_token_id=2,
-        ),
-        "opt-tiny",
-    ),
-    "gpt2": (
-        GPT2LMHeadModel,
-        GPT2Config,
-        GPT2_SMALL,
-        "gpt2-tiny",
-    ),
-    "lvwerra/gpt2-imdb": (
-        GPT2LMHeadModel,
-        GPT2Config,
-        GPT2_SMALL,
-        "gpt2-imdb-tiny",
-    ),
-    # Lab 4: a base model that writes readable English, small enough for DPO (policy and reference) on a T4.
-    "HuggingFaceTB/SmolLM2-360M": (
-        LlamaForCausalLM,
-        LlamaConfig,
-        # grouped-query attention: three query heads share each key / value head
-        smollm2(
-            hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15, num_key_value_heads=5
-        ),
-        "gpt2-tiny",
-    ),
-    # Lab 5's policy: SmolLM2's smallest, room on a T4 for the proxy and the gold beside it.
-    "HuggingFaceTB/SmolLM2-135M": (
-        LlamaForCausalLM,
-        LlamaConfig,
-        smollm2(
-            hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3
-        ),
-        "gpt2-tiny",
-    ),
-    # Lab 5's gold reward: DeBERTa-v3-large with one output, trained on human preferences (relative attention).
-    "OpenAssistant/reward-model-deberta-v3-large-v2": (
-        DebertaV2ForSequenceClassification,
-        DebertaV2Config,
-        dict(
-            vocab_size=128100,
-            hidden_size=1024,
-            intermediate_size=4096,
-            num_hidden_layers=24,
-            num_attention_heads=16,
-            max_position_embeddings=512,
-            relative_attention=True,
-            position_buckets=256,
-            norm_rel_ebd="layer_norm",
-            share_att_key=True,
-            pos_att_type=["p2c", "c2p"],
-            position_biased_input=False,
-            max_relative_positions=-1,
-            type_vocab_size=0,
-            layer_norm_eps=1e-7,
-            num_labels=1,
-            pad_token_id=0,
-        ),
-        "distilbert-imdb-tiny",
-    ),
-    "lvwerra/distilbert-imdb": (
-        DistilBertForSequenceClassification,
-        DistilBertConfig,
-        dict(
-            vocab_size=30522,
-            dim=768,
-            hidden_dim=3072,
-            n_layers=6,
-            n_heads=12,
-            max_position_embeddings=512,
-            id2label={0: "NEGATIVE", 1: "POSITIVE"},
-            label2id={"NEGATIVE": 0, "POSITIVE": 1},
-        ),
-        "distilbert-imdb-tiny",
-    ),
-}
-# Width and depth only: context lengths, projections, layer-norm placement and labels stay as they are.
-SHRUNK = {
-    "hidden_size": 64,
-    "ffn_dim": 128,
-    "intermediate_size": 128,
-    "num_hidden_layers": 2,
-    "num_attention_heads": 4,
-    "num_key_value_heads": 2,
-    "word_embed_proj_dim": 32,
-    "n_embd": 64,
-    "n_layer": 2,
-    "n_head": 4,
-    "dim": 64,
-    "hidden_dim": 128,
-    "n_layers": 2,
-    "n_heads": 4,
-}
 # Rows of each split in the mirror. The labs take at most so many rows (`first_rows`), so a dry run of the code path
 # needs far fewer than the real datasets hold: enough for every split and batch, and a long tail of text lengths.
 ROWS = {
@@ -189,23 +44,16 @@ ROWS = {
 }
 
 
-def model_config(hub_id: str, size: str = "shrunk", **overrides) -> PretrainedConfig:
-    """The configuration of ``hub_id`` at its real size or shrunk; ``overrides`` (the vocabulary, token ids) last."""
-    _, config_class, real, _ = REAL_MODELS[hub_id]
-    shrunk = {key: value for key, value in SHRUNK.items() if key in real} if size == "shrunk" else {}
-    return config_class(**{**real, **shrunk, **overrides})
-
-
 def write_model(mirror: Path, hub_id: str, size: str = "shrunk", seed: int = 0) -> None:
     """A randomly initialised model of ``hub_id``'s architecture, with a packaged tokenizer of its family."""
-    model_class, _, _, borrowed = REAL_MODELS[hub_id]
-    tokenizer = AutoTokenizer.from_pretrained(asset_path("models", borrowed))
+    architecture = ARCHITECTURES[hub_id]
+    tokenizer = AutoTokenizer.from_pretrained(asset_path("models", architecture.tokenizer_from))
     token_ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "bos_token_id", "eos_token_id")}
-    real = REAL_MODELS[hub_id][2]
+    real = architecture.config
     config = model_config(hub_id, size, vocab_size=len(tokenizer), **{k: v for k, v in token_ids.items() if k in real})
     torch.manual_seed(seed)
     target = mirror / hub_id
-    model_class(config).save_pretrained(target)
+    architecture.model_class(config).save_pretrained(target)
     tokenizer.save_pretrained(target)
 
 
@@ -349,7 +197,7 @@ def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
 def build_mirror(mirror: Path, size: str = "shrunk", seed: int = 0) -> Path:
     """Write every model and dataset of the full profile under ``mirror``; returns ``mirror``."""
     shutil.rmtree(mirror, ignore_errors=True)
-    for hub_id in REAL_MODELS:
+    for hub_id in ARCHITECTURES:
         write_model(mirror, hub_id, size, seed)
     for write in realistic_datasets(seed).values():
         write(mirror)

@@ -11,7 +11,7 @@ import torch
 from datasets import Dataset
 from safetensors.torch import load_file
 
-from course_utils.instructor.cli import main
+from course_utils.cli import main
 from course_utils.loaders import load_tokenizer
 from course_utils.recipes import DataError, RecipeConfig, method_rows, read_rows, run_recipe
 from course_utils.sources import asset_path
