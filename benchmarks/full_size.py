@@ -42,6 +42,7 @@ from course_utils.profiles import Profile
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from hub_mirror import model_config  # noqa: E402
+from results import save  # noqa: E402
 
 GIB = 1024**3
 T4_GIB = 15.0
@@ -244,7 +245,9 @@ def main() -> None:
         "est. peak GPU memory",
         f"fits a T4 ({T4_GIB:g} GB)",
     ]
-    print(text_table(header, rows()))
+    table = rows()
+    print(text_table(header, table))
+    save("full_size", header, table)
 
 
 if __name__ == "__main__":
