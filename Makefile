@@ -43,6 +43,7 @@ benchmarks: $(STAMP)  ## each lab's wall time and peak memory (tiny and grade pr
 	$(BIN)/python benchmarks/labs.py --profile grade
 	$(BIN)/python benchmarks/ppo_step.py
 	$(BIN)/python benchmarks/full_size.py
+	$(BIN)/python benchmarks/results.py
 
 clean:
 	rm -rf build $(VENV)

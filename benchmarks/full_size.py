@@ -33,10 +33,11 @@ from pathlib import Path
 import nbformat
 import torch
 from peft import get_peft_model
+from results import save
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
 from course_utils.architectures import model_config
-from course_utils.ppo.value_head import CausalLMWithValueHead
+from course_utils.ppo import CausalLMWithValueHead
 from course_utils.profiles import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -242,7 +243,9 @@ def main() -> None:
         "est. peak GPU memory",
         f"fits a T4 ({T4_GIB:g} GB)",
     ]
-    print(text_table(header, rows()))
+    table = rows()
+    print(text_table(header, table))
+    save("full_size", header, table)
 
 
 if __name__ == "__main__":

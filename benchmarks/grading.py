@@ -44,6 +44,7 @@ from datetime import datetime
 from pathlib import Path
 
 import nbformat
+from results import save
 
 ROOT = Path(__file__).resolve().parents[1]
 CELL_SECONDS = 60
@@ -287,30 +288,40 @@ def main() -> None:
                 subprocess.run(["pkill", "-f", REWRITER_MARKER])
 
     print()
+    figures = []  # what a full run keeps (benchmarks/results.py)
     for name, seconds in timings.items():
         print(f"{name + ':':<36}{seconds:7.1f} s  {seconds / count:5.1f} s per submission")
+        figures.append([name, f"{seconds:.1f} s ({seconds / count:.1f} s per submission)"])
     if len(timings) == 2:
         ours_seconds, theirs_seconds = timings.values()
         print(f"ratio nbgrader / course grade:      {theirs_seconds / ours_seconds:7.2f}x")
+        figures.append(["ratio nbgrader / course grade", f"{theirs_seconds / ours_seconds:.2f}x"])
     print()
-    print(
-        "course grade, by phase: " + ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in grades.phases.items())
-    )
+    phases = ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in grades.phases.items())
+    print(f"course grade, by phase: {phases}")
+    figures.append(["course grade, by phase", phases])
     header = f"{'lab':<26}{'submissions':>12}{'s each':>8}{'test cells':>12}{'(checks)':>10}{'other cells':>13}"
     print(header + f"{'around cells':>14}")
     for name, (seconds, tests, checks, others, runs) in per_lab.items():
         row = f"{name:<26}{runs:>12.0f}{seconds:>8.1f}{tests:>12.1f}{checks:>10.1f}{others:>13.1f}"
         print(row + f"{seconds - tests - others:>14.1f}")
+        split = f"test cells {tests:.1f} (checks {checks:.1f}), other cells {others:.1f}"
+        figures.append([f"{name}, s per submission", f"{seconds:.1f}: {split}, around {seconds - tests - others:.1f}"])
     check_share = sum(lab.check_seconds for lab in graded) / max(sum(lab.seconds for lab in graded), 1e-9)
     print(f"The checks apart from the kernel took {check_share:.1%} of the submissions' run time.")
-    print(
-        f"Peaks while grading: {watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
+    figures.append(["the checks' share of the run time", f"{check_share:.1%}"])
+    peaks = (
+        f"{watch.peak_total / 2**30:.2f} GiB in all ({watch.peak_processes} processes), "
         f"{watch.peak_process / 2**30:.2f} GiB in one process; open files in the grader: {watch.files_at_start} "
-        f"before, {watch.peak_files} at most, {watch.files_at_end} after (its limit: "
-        f"{resource.getrlimit(resource.RLIMIT_NOFILE)[0]}); sampling them every {watch.interval:g} s took "
-        f"{watch.cpu_seconds:.1f} CPU-s"
+        f"before, {watch.peak_files} at most, {watch.files_at_end} after"
     )
-    print(projection(per_lab, grades.phases, count, watch, args))
+    print(
+        f"Peaks while grading: {peaks} (its limit: {resource.getrlimit(resource.RLIMIT_NOFILE)[0]}); sampling them "
+        f"every {watch.interval:g} s took {watch.cpu_seconds:.1f} CPU-s"
+    )
+    figures.append(["peaks while grading", peaks])
+    projected = projection(per_lab, grades.phases, count, watch, args)
+    print(projected)
     print()
     print(f"{'state':<12} {'course grade':>14} {'nbgrader':>10}   total points over the class")
     for kind in states:
@@ -320,6 +331,12 @@ def main() -> None:
             their_total = "-" if args.skip_nbgrader else f"{sum(theirs.get(key) or 0 for key in keys):g}"
             note = f"   ({missing} not graded by nbgrader)" if missing and not args.skip_nbgrader else ""
             print(f"{kind:<12} {sum(ours[key] for key in keys):>14g} {their_total:>10}{note}")
+            points = f"course grade {sum(ours[key] for key in keys):g}, nbgrader {their_total}{note}"
+            figures.append([f"points, {kind}", points])
+    defaults = parser.parse_args([])
+    whole_class = (args.students, args.labs, args.workers) == (defaults.students, defaults.labs, defaults.workers)
+    if len(timings) == 2 and whole_class:
+        save(f"grading_{args.kinds}", ["measure", "figure"], figures, [projected])
 
 
 if __name__ == "__main__":

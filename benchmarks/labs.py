@@ -47,6 +47,8 @@ def measure(lab: str, profile: str) -> dict[str, float]:
 
 
 def main() -> None:
+    from results import save
+
     from course_utils.instructor.release import available_labs
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -54,9 +56,13 @@ def main() -> None:
     parser.add_argument("--profile", default="tiny", choices=("tiny", "grade"))
     args = parser.parse_args()
     print(f"{'lab':<28} {'wall time':>10} {'peak memory':>12}   ({args.profile} profile)")
+    rows = []
     for lab in args.labs:
         figures = measure(lab, args.profile)
-        print(f"{lab:<28} {figures['seconds']:>8.1f} s {figures['peak_mib']:>8.0f} MiB", flush=True)
+        rows.append([lab, f"{figures['seconds']:.1f} s", f"{figures['peak_mib']:.0f} MiB"])
+        print(f"{lab:<28} {rows[-1][1]:>10} {rows[-1][2]:>12}", flush=True)
+    if args.labs == available_labs(ROOT):
+        save(f"labs_{args.profile}", ["lab", "wall time", "peak memory of the kernel"], rows)
 
 
 if __name__ == "__main__":

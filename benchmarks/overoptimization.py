@@ -19,6 +19,8 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from results import save
+
 from course_utils.instructor.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,7 @@ def main() -> int:
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(run, range(args.seeds)))
     shown = beaten = 0
+    table = []
     for seed, (seconds, record) in enumerate(results):
         gold, proxy = record["gold_curve"], record["proxy_curve"]
         peak = max(range(len(gold)), key=gold.__getitem__)
@@ -57,8 +60,23 @@ def main() -> int:
         print("    proxy " + " ".join(f"{value:+.2f}" for value in proxy))
         shown += record["overoptimised"] == 1.0
         beaten += record["best_win_rate"] > 0.5
-    print(f"{shown} of {args.seeds} seeds show the proxy rising while the gold peaks and falls.")
-    print(f"{beaten} of {args.seeds} seeds: PPO's best checkpoint beats the SFT policy on gold win rate.")
+        table.append(
+            [
+                str(seed),
+                verdict,
+                f"{gold[0]:+.2f} -> {gold[peak]:+.2f} (step {record['steps'][peak]}) -> {gold[-1]:+.2f}",
+                f"{proxy[0]:+.2f} -> {proxy[-1]:+.2f}",
+                f"{record['best_win_rate']:.2f} / {record['dpo_win_rate']:.2f} / {record['grpo_win_rate']:.2f}",
+                f"{seconds:.0f} s",
+            ]
+        )
+    summary = [
+        f"{shown} of {args.seeds} seeds show the proxy rising while the gold peaks and falls.",
+        f"{beaten} of {args.seeds} seeds: PPO's best checkpoint beats the SFT policy on gold win rate.",
+    ]
+    print("\n".join(summary))
+    columns = ["seed", "verdict", "gold: start -> peak -> end", "proxy", "gold win rate vs SFT: PPO / DPO / GRPO"]
+    save("overoptimization", [*columns, "lab"], table, summary)
     return 0 if shown == beaten == args.seeds else 1
 
 

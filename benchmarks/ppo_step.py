@@ -16,6 +16,7 @@ import statistics
 import time
 
 import torch
+from results import save
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from course_utils.loaders import load_tokenizer
@@ -83,19 +84,24 @@ def main() -> None:
             torch.cuda.synchronize()
         step_times.append(time.perf_counter() - started)
 
-    step = statistics.median(step_times)
-    print(
-        f"setup: {args.size} ({model.policy.num_parameters():,} parameters), batch {batch_size}, device {device}, "
+    step, generate = statistics.median(step_times), statistics.median(generate_times)
+    setup = (
+        f"{args.size} ({model.policy.num_parameters():,} parameters), batch {batch_size}, device {device}, "
         f"precision {mixed}, {config.ppo_epochs} PPO epochs of mini-batches of {config.mini_batch_size}, "
         f"{torch.get_num_threads()} CPU threads"
     )
-    print(
-        f"ppo step:  {step * 1000:8.1f} ms (median of {args.repeats}), {tokens_per_step / step:10.0f} tokens/s "
-        f"({tokens_per_step} query + response tokens per step)"
-    )
-    print(f"generate:  {statistics.median(generate_times) * 1000:8.1f} ms per batch of {batch_size} responses")
+    rows = [
+        ["ppo step", f"{step * 1000:.1f} ms (median of {args.repeats})"],
+        ["tokens per second of step", f"{tokens_per_step / step:.0f} ({tokens_per_step} query + response tokens)"],
+        ["generate", f"{generate * 1000:.1f} ms per batch of {batch_size} responses"],
+    ]
     if device == "cuda":
-        print(f"peak GPU memory: {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB")
+        rows.append(["peak GPU memory", f"{torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"])
+    print(f"setup: {setup}")
+    for name, figure in rows:
+        print(f"{name + ':':<28}{figure}")
+    if args.batch_size is None and args.repeats >= 5:  # the setup the docs describe
+        save(f"ppo_step_{args.size}", ["measure", "figure"], rows, [f"setup: {setup}"])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import sys
 import time
 from pathlib import Path
 
+from results import save
+
 ROOT = Path(__file__).resolve().parents[1]
 # The fields of /proc/stat's "cpu" line that are work: user, nice, system, irq, softirq (not idle, iowait or steal).
 BUSY_FIELDS = (0, 1, 2, 5, 6)
@@ -54,7 +56,8 @@ def measure(pytest_args: list[str]) -> tuple[float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", type=Path, help="test files (default: every tests/**/test_*.py)")
-    files = parser.parse_args().files or sorted(ROOT.glob("tests/**/test_*.py"))
+    args = parser.parse_args()
+    files = args.files or sorted(ROOT.glob("tests/**/test_*.py"))
     start_up_wall, start_up, _ = min(measure(START_UP) for _ in range(2))  # the first may read cold caches
     rows = []
     for test_file in files:
@@ -63,12 +66,18 @@ def main() -> None:
         print(f"measured {rows[-1][4]}: {wall:.1f} s, {cpu:.1f} CPU-s", file=sys.stderr, flush=True)
     print(f"{'test file':<48} {'wall':>8} {'CPU':>10} {'CPU beyond start-up':>20}  pytest")
     print(f"{'start-up: conftest, no test':<48} {start_up_wall:>6.1f} s {start_up:>6.1f} CPU-s")
+    table = []
     for beyond, cpu, wall, status, name in sorted(rows, reverse=True):
         outcome = "passed" if status == 0 else f"exit {status}"
+        table.append([str(name), f"{wall:.1f} s", f"{cpu:.1f} CPU-s", f"{beyond:.1f} CPU-s", outcome])
         print(f"{str(name):<48} {wall:>6.1f} s {cpu:>6.1f} CPU-s {beyond:>14.1f} CPU-s  {outcome}")
     cores = os.cpu_count() or 1
     total = sum(row[0] for row in rows) + cores * start_up
+    summary = f"all, a start-up per core: {total:.1f} CPU-s, about {total / cores:.0f} s of wall time"
     print(f"{'all, a start-up per core':<48} {'':>19} {total:>14.1f} CPU-s  about {total / cores:.0f} s of wall time")
+    if not args.files:
+        start = f"pytest's start-up (the conftest, no test): {start_up_wall:.1f} s, {start_up:.1f} CPU-s"
+        save("suite", ["test file", "wall", "CPU", "CPU beyond start-up", "pytest"], table, [start, summary])
 
 
 if __name__ == "__main__":

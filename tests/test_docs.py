@@ -119,3 +119,11 @@ def test_the_checks_see_a_missing_file_module_and_flag() -> None:
     assert [name for name in dotted_names(page) if not resolves(name)] == ["course_utils.checks.no_such"]
     assert "--no-such-flag" not in our_flags() and "--disk-mb" in our_flags()
     assert {"grade", "train", "release", "demo"} <= course_commands() and "nosuch" not in course_commands()
+
+
+def test_the_benchmark_results_in_the_docs_are_those_the_benchmarks_saved() -> None:
+    spec = importlib.util.spec_from_file_location("results", ROOT / "benchmarks" / "results.py")
+    results = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(results)
+    section = results.generated_section((ROOT / "docs" / "benchmarks.md").read_text())
+    assert section == results.render(), "docs/benchmarks.md is out of date: run python benchmarks/results.py"
