@@ -1,8 +1,9 @@
-"""Reward models: a scalar score per text, TRL's own Bradley-Terry loss on a batch to check a learner's against, and
-Lab 2's held-out pairs, on which a trained reward model is measured.
+"""Lab 2's reward models: the conversation a reward model reads, TRL's own Bradley-Terry loss on a batch to check a
+learner's against, and the held-out pairs on which a trained reward model is measured.
 
 A reward model here is a sequence classifier with one output (see ``loaders.load_reward_model``). It reads a whole
-conversation and returns one number; trained on pairs, the number is higher for the preferred answer.
+conversation and returns one number (``lm.reward_scores``); trained on pairs, the number is higher for the preferred
+answer.
 """
 
 from __future__ import annotations
