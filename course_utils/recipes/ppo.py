@@ -19,9 +19,9 @@ import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
+from ..lm import reward_scores
 from ..loaders import load_saved_reward_model, load_tokenizer
 from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer, lora_policy
-from ..reward import reward_scores
 from ..training import precision_for
 from .config import RecipeConfig
 
