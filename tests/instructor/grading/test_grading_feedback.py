@@ -100,3 +100,19 @@ def test_a_page_made_from_hostile_cells_and_strings_runs_nothing(tmp_path):
     (policy,) = [a["content"] for tag, a in elements.tags if a.get("http-equiv") == "Content-Security-Policy"]
     assert "default-src 'none'" in policy and "script" not in policy  # nothing allows a script back
     assert "alert(10)" in re.sub(r"<[^>]+>", "", page)  # the cell id is shown, as text
+
+
+def test_a_page_rendered_again_from_remembered_cells_is_nbconverts_own(tmp_path):
+    from nbconvert import HTMLExporter
+
+    from course_utils.instructor.grading.feedback import POLICY, SCRIPT
+
+    release, executed = notebooks()
+    page = feedback_notebook(executed, release, [RESULT], [], "")
+    page.cells.append(new_markdown_cell("A <b>bold</b> <img src=x onerror=alert(1)> claim, and `code`."))
+    theirs, _ = HTMLExporter(template_name="lab", sanitize_html=True).from_notebook_node(page)
+    policy = f'<head>\n<meta http-equiv="Content-Security-Policy" content="{POLICY}">'
+    theirs = SCRIPT.sub("", theirs).replace("<head>", policy, 1)
+    for name in ("first.html", "again.html"):  # the second page is made from the cells the first remembered
+        write_html(page, tmp_path / name)
+        assert (tmp_path / name).read_bytes() == theirs.encode()
