@@ -26,7 +26,7 @@ CPU for a 260 MiB process). Sampling every half second made the capstone's class
 against 190 s unwatched), and every two seconds still took some 20 CPU-s of a class's 900: so the watch samples every
 five seconds, and reports the CPU time it used itself. From these it projects a class
 of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the rate
-measured here, the memory of as many kernels at once as ``course grade`` runs there (one more than the cores).
+measured here, the memory of as many kernels at once as ``course grade`` runs there (two more than the cores).
 """
 
 from __future__ import annotations

@@ -26,10 +26,13 @@ class Limits:
 
 
 def default_workers(cores: int | None = None) -> int:
-    """Submissions run at once unless told: one more than the cores (this machine's, or ``cores``).
+    """Submissions run at once unless told: two more than the cores (this machine's, or ``cores``).
 
-    A notebook is not always computing: its kernel starts, the worker saves after each cell, a cell waits out its time
-    limit in a loop, a sleep or ``input()``. The extra one uses that time (``benchmarks/grading.py --workers`` compares
-    the counts). Grade-profile cells take seconds, far from the cell limit, so sharing a core costs no points.
+    A notebook is not always computing: its kernel starts, it waits for its checks, a cell waits out its time limit in
+    a sleep or ``input()``. And a cell stuck in a loop until its limit takes its share of the cores for the whole
+    limit: ``cores / workers`` of a core, less the more notebooks run beside it. The extra two use that time: on 2
+    cores they grade the benchmark's class sooner than one extra does (``benchmarks/grading.py --workers`` compares
+    the counts); on many cores they change little. Grade-profile cells take seconds, far from the cell limit, so
+    sharing a core costs no points.
     """
-    return (cores or os.cpu_count() or 1) + 1
+    return (cores or os.cpu_count() or 1) + 2
