@@ -2,8 +2,8 @@
 
     python benchmarks/full_size.py
 
-The models are built on PyTorch's ``meta`` device from the real configurations (``course_utils.architectures``), so
-nothing is downloaded or allocated; the LoRA adapter, batch size and sequence length are read from each solution
+The models are built on PyTorch's ``meta`` device from the real configurations (``course_utils.runtime.architectures``),
+so nothing is downloaded or allocated; the LoRA adapter, batch size and sequence length are read from each solution
 notebook's configuration cell, run in the full profile. Training on a free Colab T4 (15 GB, no bf16) runs in fp16 mixed
 precision on float32 weights. The estimate adds, in bytes:
 
@@ -36,9 +36,9 @@ from peft import get_peft_model
 from results import save
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
-from course_utils.architectures import model_config
 from course_utils.ppo import CausalLMWithValueHead
-from course_utils.profiles import Profile
+from course_utils.runtime.architectures import model_config
+from course_utils.runtime.profiles import Profile
 
 ROOT = Path(__file__).resolve().parents[1]
 

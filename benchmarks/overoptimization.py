@@ -4,10 +4,10 @@
     python benchmarks/overoptimization.py --seeds 10
 
 The capstone's targets, on every seed: over the PPO run the proxy reward rises, and the gold reward peaks before the
-last evaluation and ends clearly below its peak (`course_utils.rlhf.peak_then_fall`, a drop of at least 0.5); and PPO's
-best checkpoint (the run with the tighter KL leash, stopped at its best evaluation) beats the SFT policy on gold win
-rate on new questions. Prints, per seed, the gold and proxy rewards at each evaluation, the win rates of every
-route and the lab's wall time; exits with 1 if a seed misses a target.
+last evaluation and ends clearly below its peak (`course_utils.capstone.peak_then_fall`, a drop of at least 0.5); and
+PPO's best checkpoint (the run with the tighter KL leash, stopped at its best evaluation) beats the SFT policy on gold
+win rate on new questions. Prints, per seed, the gold and proxy rewards at each evaluation, the win rates of every route
+and the lab's wall time; exits with 1 if a seed misses a target.
 """
 
 from __future__ import annotations

@@ -19,13 +19,13 @@ import torch
 from results import save
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from course_utils.loaders import load_tokenizer
 from course_utils.ppo import PPOConfig, PPOTrainer
 from course_utils.ppo.length_sampler import LengthSampler
 from course_utils.ppo.value_head import CausalLMWithValueHead
-from course_utils.profiles import Profile
-from course_utils.sources import asset_path
-from course_utils.training import mixed_precision
+from course_utils.runtime.loaders import load_tokenizer
+from course_utils.runtime.profiles import Profile
+from course_utils.runtime.sources import asset_path
+from course_utils.runtime.training import mixed_precision
 
 
 def build_model(size: str, device: str) -> CausalLMWithValueHead:

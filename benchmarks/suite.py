@@ -1,7 +1,7 @@
 """Where `make test`'s time goes: each test file run alone, its wall time and the CPU-seconds the machine spent.
 
     python benchmarks/suite.py                          # every test file, the costliest first (about 17 minutes)
-    python benchmarks/suite.py tests/test_full_profile.py tests/instructor/grading/test_pipeline.py
+    python benchmarks/suite.py tests/runtime/test_full_profile.py tests/instructor/grading/test_pipeline.py
 
 `make test` must take under 8 minutes on 2 cores, and the suite under 800 CPU-seconds. The suite is CPU-bound (two
 pytest workers, each running notebooks two kernels at a time: vmstat shows no idle time for most of a run), so what a

@@ -22,7 +22,7 @@ def __getattr__(name: str) -> object:
     They bring in PyTorch; the instructor's tools (the grader starts a process per notebook) need neither.
     """
     if name in ("Profile", "setup"):
-        from . import profiles
+        from .runtime import profiles
 
         return getattr(profiles, name)
     raise AttributeError(f"module 'course_utils' has no attribute {name!r}")

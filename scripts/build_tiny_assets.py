@@ -158,9 +158,9 @@ def plain_documents(rows: Sequence[dict[str, str]]) -> list[str]:
 
 
 def training_rows() -> list[dict[str, str]]:
-    """The rows of the fixed training split, made exactly as `course_utils.loaders.load_code_alpaca` makes it."""
-    from course_utils.loaders import load_code_alpaca
-    from course_utils.profiles import Profile
+    """The rows of the fixed training split, made as `course_utils.runtime.loaders.load_code_alpaca` makes it."""
+    from course_utils.runtime.loaders import load_code_alpaca
+    from course_utils.runtime.profiles import Profile
 
     return list(load_code_alpaca(Profile("tiny", "cpu"))["train"])
 

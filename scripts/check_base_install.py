@@ -68,7 +68,7 @@ def train_one_step() -> int:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from course_utils.cli import main as course
-    from course_utils.sources import asset_path
+    from course_utils.runtime.sources import asset_path
 
     model = str(asset_path("models", "gpt2-tiny"))
     with tempfile.TemporaryDirectory() as scratch:

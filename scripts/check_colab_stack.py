@@ -48,7 +48,7 @@ def installer_said(notebook: nbformat.NotebookNode) -> str:
 
 
 def reported(notebook: nbformat.NotebookNode) -> str:
-    """The lab's headline result, as `course_utils.report.report_result` printed it."""
+    """The lab's headline result, as `course_utils.notebook.results.report_result` printed it."""
     lines = [line for i in range(len(notebook.cells)) for line in printed(notebook, i).splitlines()]
     return next((line for line in lines if " -> " in line and line.startswith("lab")), "(no result)")
 

@@ -35,7 +35,7 @@ import random
 
 from jsonl import DATASETS, write_jsonl
 
-from course_utils.howto import CHATTER, CLOSINGS, OPENINGS, PHRASINGS, REFUSALS, RUDE, STEP_FORMS, TASKS
+from course_utils.capstone.templates import CHATTER, CLOSINGS, OPENINGS, PHRASINGS, REFUSALS, RUDE, STEP_FORMS, TASKS
 
 ULTRAFEEDBACK_DIR = DATASETS / "ultrafeedback"
 OUTPUT_PATH = DATASETS / "instruct_pairwise" / "instruct_pairwise_sample.jsonl"

@@ -20,10 +20,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 import transformers  # noqa: E402
 
-from course_utils import quiet  # noqa: E402
+from course_utils import library_output  # noqa: E402
 from course_utils.instructor.release import RELEASE_DIR, SOURCE_DIR, available_labs  # noqa: E402
-from course_utils.loaders import load_sft_model  # noqa: E402
-from course_utils.profiles import Profile  # noqa: E402
+from course_utils.runtime.loaders import load_sft_model  # noqa: E402
+from course_utils.runtime.profiles import Profile  # noqa: E402
 
 # The course every test reads: `from conftest import ROOT, LABS, ...` (pyproject puts tests/ on the path).
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,8 +84,8 @@ def tiny_tokenizer(tiny_model_and_tokenizer):
 
 @pytest.fixture
 def restore_quiet_state(monkeypatch):
-    """Undo everything `quiet.silence_libraries` changes (a grade-profile `setup` calls it), after the test."""
-    monkeypatch.setattr(quiet, "_silenced", False)
+    """Undo everything `library_output.silence_libraries` changes (a grade-profile `setup` calls it), after the test."""
+    monkeypatch.setattr(library_output, "_silenced", False)
     for name in QUIET_ENV:
         # delenv alone records nothing for an unset variable; setenv first makes monkeypatch restore "unset".
         monkeypatch.setenv(name, "placeholder")

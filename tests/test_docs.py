@@ -114,9 +114,9 @@ def test_every_course_command_and_flag_a_page_names_exists(page: Path) -> None:
 
 
 def test_the_checks_see_a_missing_file_module_and_flag() -> None:
-    page = "Run `scripts/no_such.py` and `course_utils.checks.no_such`, then `course grade --no-such-flag`."
+    page = "Run `scripts/no_such.py` and `course_utils.notebook.checks.no_such`, then `course grade --no-such-flag`."
     assert [path for path in named_paths(page) if not exists(path)] == ["scripts/no_such.py"]
-    assert [name for name in dotted_names(page) if not resolves(name)] == ["course_utils.checks.no_such"]
+    assert [name for name in dotted_names(page) if not resolves(name)] == ["course_utils.notebook.checks.no_such"]
     assert "--no-such-flag" not in our_flags() and "--disk-mb" in our_flags()
     assert {"grade", "train", "release", "demo"} <= course_commands() and "nosuch" not in course_commands()
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from course_utils.sources import asset_path
+from course_utils.runtime.sources import asset_path
 
 NOTEBOOKS = sorted((ROOT / "solutions").rglob("*.ipynb")) + sorted((ROOT / "labs").rglob("*.ipynb"))
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -124,13 +124,27 @@ def test_nothing_a_learner_imports_needs_the_instructor_extra() -> None:
             assert not roots & INSTRUCTOR_ONLY, f"{path.relative_to(ROOT)} imports {sorted(roots & INSTRUCTOR_ONLY)}"
 
 
-LAB_MODULES = {"instruction", "reward", "policy_gradient", "sentiment_control", "dpo", "rlhf", "overoptimization"}
-LAB_MODULES |= {"judge", "howto"}
+# The rooms of the package, each with the rooms it may import: imports go down the layers. The shared helpers
+# (library_output.py, lm.py) are at the bottom; a lab's room, the capstone and the recipes never import each other.
+BASE = {"course_utils", "course_utils.library_output", "course_utils.lm"}
+LABS_MAY_IMPORT = BASE | {"course_utils.ppo", "course_utils.runtime", "course_utils.notebook"}
+ROOMS = {
+    "library_output": {"course_utils"},
+    "lm": {"course_utils", "course_utils.library_output"},
+    "ppo": BASE,
+    "runtime": BASE | {"course_utils.ppo"},
+    "notebook": BASE | {"course_utils.ppo", "course_utils.runtime"},
+    "labs": LABS_MAY_IMPORT,
+    "capstone": LABS_MAY_IMPORT,
+    "recipes": BASE | {"course_utils.ppo", "course_utils.runtime", "course_utils.notebook"},
+    "cli": {"course_utils.recipes", "course_utils.instructor"},
+}
 
 
 def course_imports(path: Path) -> set[str]:
-    """The ``course_utils`` modules a file imports, relative imports resolved: ``from .ppo import x`` in
-    ``course_utils/rlhf.py`` is ``course_utils.ppo``, ``from ..lm import x`` in ``ppo/trainer.py`` is ``lm``."""
+    """The ``course_utils`` modules a file imports, relative imports resolved: ``from ..ppo import x`` in
+    ``course_utils/capstone/runs.py`` is ``course_utils.ppo``, ``from ..lm import x`` in ``ppo/trainer.py`` is
+    ``course_utils.lm``."""
     package = path.relative_to(ROOT).with_suffix("").parts[:-1]  # the file's package, e.g. ("course_utils", "ppo")
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -142,11 +156,26 @@ def course_imports(path: Path) -> set[str]:
     return {name for name in found if name.split(".")[0] == "course_utils"}
 
 
-def test_the_ppo_engine_the_recipes_and_the_shared_helpers_import_no_labs_module() -> None:
+def room_of(module: str) -> str:
+    """``course_utils.capstone.runs`` -> ``course_utils.capstone``; ``course_utils.lm`` -> itself."""
+    return ".".join(module.split(".")[:2])
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS))
+def test_each_room_imports_only_the_rooms_below_it(room: str) -> None:
     package = ROOT / "course_utils"
-    for path in [*(package / "ppo").glob("*.py"), *(package / "recipes").glob("*.py"), package / "lm.py"]:
-        labs = {name for name in course_imports(path) if name.split(".")[1:2] and name.split(".")[1] in LAB_MODULES}
-        assert not labs, f"{path.relative_to(ROOT)} imports a lab's module: {sorted(labs)}"
+    paths = sorted((package / room).rglob("*.py")) if (package / room).is_dir() else [package / f"{room}.py"]
+    assert paths and all(path.is_file() for path in paths), f"no room {room} in course_utils"
+    for path in paths:
+        outside = {room_of(name) for name in course_imports(path)} - {f"course_utils.{room}"}
+        assert outside <= ROOMS[room], f"{path.relative_to(ROOT)} imports {sorted(outside - ROOMS[room])}"
+
+
+def test_every_module_of_the_package_is_in_a_room() -> None:
+    package = ROOT / "course_utils"
+    tops = {path.stem for path in package.glob("*.py")} | {path.name for path in package.iterdir() if path.is_dir()}
+    tops -= {"__init__", "__pycache__", "assets", "evaluate_modules", "instructor"}  # instructor/ may import any room
+    assert tops == set(ROOMS)
 
 
 def test_outside_the_ppo_engine_only_its_public_names_are_imported() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from ..report import REPORT_DIR_VARIABLE, result_figures
+from ..notebook.results import REPORT_DIR_VARIABLE, result_figures
 from .grading.grade import GradeConfig, grade_class, read_lab
 from .grading.simulate import solved
 from .notebooks import execute_notebook

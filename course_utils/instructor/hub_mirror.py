@@ -2,11 +2,11 @@
 
 Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/`` laid out as on the Hub:
 
-- models of the real architectures (``course_utils.architectures``: OPT-350m's projected embeddings and post-layer-
-  norm, GPT-2's Conv1D attention, SmolLM2's Llama layers with grouped-query attention, DistilBERT with NEGATIVE /
-  POSITIVE labels, DeBERTa-v3's relative attention with one output): the real configuration classes, module names
-  and context lengths, with random weights, and depth and width shrunk (``--size shrunk``, the default) or at their
-  real size;
+- models of the real architectures (``course_utils.runtime.architectures``: OPT-350m's projected embeddings and
+  post-layer-norm, GPT-2's Conv1D attention, SmolLM2's Llama layers with grouped-query attention, DistilBERT with
+  NEGATIVE / POSITIVE labels, DeBERTa-v3's relative attention with one output): the real configuration classes, module
+  names and context lengths, with random weights, and depth and width shrunk (``--size shrunk``, the default) or at
+  their real size;
 - datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
   truncation is exercised), built from our packaged sample data.
 
@@ -30,8 +30,8 @@ import torch
 from datasets import Dataset
 from transformers import AutoTokenizer
 
-from ..architectures import ARCHITECTURES, model_config
-from ..sources import asset_path
+from ..runtime.architectures import ARCHITECTURES, model_config
+from ..runtime.sources import asset_path
 
 # Rows of each split in the mirror. The labs take at most so many rows (`first_rows`), so a dry run of the code path
 # needs far fewer than the real datasets hold: enough for every split and batch, and a long tail of text lengths.

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
-from ..quiet import hide_library_deprecations
+from ..library_output import hide_library_deprecations
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 

@@ -20,9 +20,9 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from ..lm import reward_scores
-from ..loaders import load_saved_reward_model, load_tokenizer
 from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer, lora_policy
-from ..training import precision_for
+from ..runtime.loaders import load_saved_reward_model, load_tokenizer
+from ..runtime.training import precision_for
 from .config import RecipeConfig
 
 EVAL_PROMPTS = 256  # the most held-out prompts answered at each evaluation: sampling is what an evaluation costs

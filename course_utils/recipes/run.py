@@ -10,9 +10,9 @@ import torch
 from datasets import Dataset, load_dataset
 from transformers import Trainer
 
-from ..loaders import load_tokenizer
-from ..plots import plot_history
-from ..training import trainer_settings
+from ..notebook.plots import plot_history
+from ..runtime.loaders import load_tokenizer
+from ..runtime.training import trainer_settings
 from .config import RecipeConfig
 from .data import check_columns, method_rows, read_rows
 from .ppo import PANELS as PPO_PANELS

@@ -8,12 +8,12 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from course_utils.lm import pack_batch
-from course_utils.loaders import load_tokenizer
 from course_utils.ppo.length_sampler import LengthSampler
 from course_utils.ppo.losses import gae_advantages, kl_penalised_rewards
 from course_utils.ppo.trainer import PPOConfig, PPOTrainer
 from course_utils.ppo.value_head import VALUE_HEAD_FILE, CausalLMWithValueHead
-from course_utils.sources import asset_path
+from course_utils.runtime.loaders import load_tokenizer
+from course_utils.runtime.sources import asset_path
 
 SOURCE = str(asset_path("models", "gpt2-tiny"))
 PROMPTS = ["How do I make a cup of tea?", "Give me some tips to bake bread.", "How do I boil an egg?", "Hi"]

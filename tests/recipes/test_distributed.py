@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from course_utils.sources import asset_path
+from course_utils.runtime.sources import asset_path
 
 TINY = str(asset_path("models", "gpt2-tiny"))
 HH = [
@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from course_utils.loaders import load_tokenizer
+from course_utils.runtime.loaders import load_tokenizer
 from course_utils.ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
 from course_utils.recipes import RecipeConfig, build_trainer, run_ppo_recipe
 

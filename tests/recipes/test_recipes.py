@@ -12,9 +12,9 @@ from datasets import Dataset
 from safetensors.torch import load_file
 
 from course_utils.cli import main
-from course_utils.loaders import load_tokenizer
 from course_utils.recipes import DataError, RecipeConfig, method_rows, read_rows, run_recipe
-from course_utils.sources import asset_path
+from course_utils.runtime.loaders import load_tokenizer
+from course_utils.runtime.sources import asset_path
 
 TINY = str(asset_path("models", "gpt2-tiny"))
 QUESTIONS = ["How do I boil an egg?", "How do I plant a tree?", "How do I fold a shirt?", "How do I make tea?"]

@@ -17,7 +17,7 @@ the profile this process detects, as a lab's ``setup()`` would, never the kernel
 values bound.
 The answer is ``{"passed": BOOL, "error": TEXT, "printed": TEXT, "values": DATA}``: the ``wanted`` names as the check
 left them. ``COURSE_GRADING_SEED``, set for this process only, seeds the inputs hidden checks draw
-(``course_utils.checks.grading_rng``).
+(``course_utils.notebook.checks.grading_rng``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ import tempfile
 import traceback
 from typing import Any, TextIO
 
-from ...profiles import Profile, choose
-from ...quiet import silence_libraries
+from ...library_output import silence_libraries
+from ...runtime.profiles import Profile, choose
 from .data import NotData, decode, encode
 
 

@@ -10,7 +10,7 @@ from course_utils.instructor.grading.cells import Segment, imports, names_bound,
 from course_utils.instructor.grading.checker import Checker
 from course_utils.instructor.grading.data import NotData, decode, encode, encode_names
 from course_utils.instructor.grading.package_view import build_view, module_file, without
-from course_utils.profiles import Profile
+from course_utils.runtime.profiles import Profile
 
 CELL = """import torch
 
@@ -19,7 +19,7 @@ loss = my_loss(torch.tensor([1.0]))
 assert loss.item() == 2.0, "Expected 2."
 print("fine")
 ### BEGIN HIDDEN TESTS
-from course_utils.checks import grading_seed
+from course_utils.notebook.checks import grading_seed
 
 inputs = torch.rand(3, generator=torch.Generator().manual_seed(grading_seed()))
 ### CALL
@@ -42,7 +42,7 @@ def test_the_names_a_part_reads_and_binds_and_the_cells_imports():
     check = segments(CELL)[2].code
     assert names_bound(check) == {"grading_seed", "inputs"}
     assert names_read(check) == {"torch", "grading_seed"}
-    assert imports(CELL) == "import torch\nfrom course_utils.checks import grading_seed\n"
+    assert imports(CELL) == "import torch\nfrom course_utils.notebook.checks import grading_seed\n"
     # a parameter is bound where it is used: the check does not ask the kernel for it...
     assert names_read("f(msg=lambda message: message)\n") - names_bound("f(msg=lambda message: message)\n") == {"f"}
     # ... and it does not hide the part's own name of the same spelling

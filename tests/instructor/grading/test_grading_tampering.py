@@ -76,7 +76,7 @@ assert text == "Human: Hi\\n\\nAssistant: Hello", f"Unexpected text: {text!r}"
 ### BEGIN HIDDEN TESTS
 import random
 
-from course_utils.checks import grading_seed
+from course_utils.notebook.checks import grading_seed
 
 draw = random.Random(grading_seed())
 prompts = ["".join(draw.choices("ab \\n", k=draw.randrange(6))) for _ in range(4)]
@@ -100,7 +100,7 @@ loss = bradley_terry_loss(torch.tensor([1.0, 0.0]), torch.tensor([0.0, 0.0]))
 expected = (math.log(1 + math.exp(-1.0)) + math.log(2.0)) / 2
 assert abs(loss.item() - expected) < 1e-6, f"Expected {expected:.6f}, got {loss.item():.6f}."
 ### BEGIN HIDDEN TESTS
-from course_utils.checks import grading_seed
+from course_utils.notebook.checks import grading_seed
 
 generator = torch.Generator().manual_seed(grading_seed())
 chosen, rejected = torch.randn(6, generator=generator) * 4, torch.randn(6, generator=generator) * 4
@@ -124,7 +124,7 @@ rewards = kl_penalised_rewards(torch.tensor([2.0, -1.0]), kl, mask, 0.5)
 ### CHECK
 assert rewards.shape == (2, 4), "Rewards have the shape of kl."
 ### BEGIN HIDDEN TESTS
-from course_utils.checks import grading_seed
+from course_utils.notebook.checks import grading_seed
 from course_utils.ppo.losses import kl_penalised_rewards as reference
 
 generator = torch.Generator().manual_seed(grading_seed())
@@ -148,7 +148,7 @@ loss = clipped_policy_loss(logprobs, torch.zeros(1, 3), torch.tensor([[1.0, 1.0,
 # token 0: max(-1.5, -1.2) = -1.2 (clipped); token 1: max(-0.5, -0.8) = -0.5; token 2: max(1.1, 1.1) = 1.1
 assert abs(loss.item() - (-0.2)) < 1e-6, f"Expected (-1.2 - 0.5 + 1.1) / 3 = -0.2, got {loss.item():.6f}."
 ### BEGIN HIDDEN TESTS
-from course_utils.checks import grading_seed
+from course_utils.notebook.checks import grading_seed
 from course_utils.ppo.losses import clipped_policy_loss as reference
 
 generator = torch.Generator().manual_seed(grading_seed())
