@@ -92,7 +92,8 @@ def build(hub_id: str, trains: bool = True, peft_config=None, value_head: bool =
     config = model_config(hub_id, "real", **overrides)
     with torch.device("meta"):
         causal = config.model_type != "distilbert" and "num_labels" not in overrides
-        model = (AutoModelForCausalLM if causal else AutoModelForSequenceClassification).from_config(config)
+        auto = AutoModelForCausalLM if causal else AutoModelForSequenceClassification
+        model = auto.from_config(config, dtype=torch.float32)  # float32 weights, as the labs' loaders load them
         if value_head:
             model = CausalLMWithValueHead(model)
         if peft_config is not None:

@@ -53,7 +53,10 @@ def write_model(mirror: Path, hub_id: str, size: str = "shrunk", seed: int = 0) 
     config = model_config(hub_id, size, vocab_size=len(tokenizer), **{k: v for k, v in token_ids.items() if k in real})
     torch.manual_seed(seed)
     target = mirror / hub_id
-    architecture.model_class(config).save_pretrained(target)
+    model = architecture.model_class(config)
+    # Stored in the dtype the real checkpoint is stored in (save_pretrained writes the weights' dtype into the config):
+    # transformers loads a checkpoint in that dtype unless told otherwise, so the dry run meets what a T4 meets.
+    model.to(config.dtype or torch.float32).save_pretrained(target)
     tokenizer.save_pretrained(target)
 
 

@@ -36,9 +36,9 @@ def train_sft_reference(
     """Fine-tune ``model`` on the *chosen* answers of ``pairs`` and save it to ``save_dir``; returns the log history.
 
     The DPO paper's reference is an SFT model, and when there is none it maximises the likelihood of the preferred
-    completions first (Rafailov et al. 2023, section 6.1): that puts the preference data in the reference's own
-    distribution. A LoRA adapter (``peft_config``) is merged into the weights before saving, so the directory holds
-    a plain causal LM that DPO's policy and reference are both loaded from.
+    completions first (Rafailov et al. 2023, section 4, "DPO outline"): that puts the preference data in the
+    reference's own distribution. A LoRA adapter (``peft_config``) is merged into the weights before saving, so the
+    directory holds a plain causal LM that DPO's policy and reference are both loaded from.
     """
     rows = pairs.map(
         lambda row: {"prompt": row["prompt"], "completion": row["chosen"]}, remove_columns=pairs.column_names

@@ -57,11 +57,13 @@ def build_trainer(config: RecipeConfig) -> Trainer:
     set_seed(config.seed)  # before the adapters (or a reward head) are initialised: the same run every time
     device = "cuda" if torch.cuda.is_available() else "cpu"
     tokenizer = load_tokenizer(config.model)
+    # float32 weights whatever the checkpoint is stored in (SmolLM2 in bfloat16): mixed precision computes in half
+    # precision and keeps float32 weights to update.
     if config.method == "reward":
-        model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1)
+        model = AutoModelForSequenceClassification.from_pretrained(config.model, num_labels=1, dtype=torch.float32)
         model.config.pad_token_id = tokenizer.pad_token_id
     else:
-        model = AutoModelForCausalLM.from_pretrained(config.model)
+        model = AutoModelForCausalLM.from_pretrained(config.model, dtype=torch.float32)
     lora = config.adapters("SEQ_CLS" if config.method == "reward" else "CAUSAL_LM") if config.lora else None
     every = min(config.logging_steps, config.max_steps)  # a short run logs its last step at least: a loss to plot
     common = {

@@ -42,9 +42,10 @@ GPT2_SMALL = dict(
 
 
 def smollm2(**sizes: int) -> dict:
-    """A SmolLM2 configuration: what every size shares (vocabulary, context, RoPE base, tied embeddings), and its own
-    ``sizes``."""
+    """A SmolLM2 configuration: what every size shares (vocabulary, context, RoPE base, tied embeddings, the bfloat16
+    it is stored in), and its own ``sizes``."""
     shared = dict(
+        torch_dtype="bfloat16",
         vocab_size=49152,
         max_position_embeddings=8192,
         rope_theta=100000.0,
@@ -56,7 +57,9 @@ def smollm2(**sizes: int) -> dict:
     return {**shared, **sizes}
 
 
-# The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width.
+# The real configurations (from each repository's config.json); `SHRUNK` keeps the structure at a toy width. A
+# checkpoint stored in half precision says so (``torch_dtype``), and transformers 5 loads it in that dtype unless
+# ``dtype=`` says otherwise; the others are stored in float32.
 ARCHITECTURES: dict[str, Architecture] = {
     "facebook/opt-350m": Architecture(
         OPTForCausalLM,
@@ -74,6 +77,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             pad_token_id=1,
             bos_token_id=2,
             eos_token_id=2,
+            torch_dtype="float16",
         ),
         "opt-tiny",
     ),

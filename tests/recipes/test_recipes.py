@@ -12,7 +12,7 @@ from datasets import Dataset
 from safetensors.torch import load_file
 
 from course_utils.cli import main
-from course_utils.recipes import DataError, RecipeConfig, method_rows, read_rows, run_recipe
+from course_utils.recipes import DataError, RecipeConfig, build_trainer, method_rows, read_rows, run_recipe
 from course_utils.runtime.loaders import load_tokenizer
 from course_utils.runtime.sources import asset_path
 
@@ -265,6 +265,25 @@ def test_a_run_shorter_than_the_logging_interval_still_logs_and_plots_its_loss(t
     output = run_recipe(config)
     assert [entry["step"] for entry in json.loads((output / "metrics.json").read_text()) if "loss" in entry] == [1]
     assert (output / "loss.png").exists()
+
+
+@pytest.mark.parametrize("method", ["sft", "reward"])
+def test_a_checkpoint_stored_in_bfloat16_trains_float32_weights(method, tmp_path):
+    """SmolLM2 is stored in bfloat16, and transformers loads a checkpoint as stored unless told otherwise."""
+    from transformers import AutoModelForCausalLM
+
+    AutoModelForCausalLM.from_pretrained(TINY).to(torch.bfloat16).save_pretrained(tmp_path / "stored-bf16")
+    load_tokenizer(TINY).save_pretrained(tmp_path / "stored-bf16")
+    path = write_jsonl(tmp_path / "pairs.jsonl", hh_rows())
+    config = RecipeConfig(
+        method=method,
+        model=str(tmp_path / "stored-bf16"),
+        output_dir=str(tmp_path / "out"),
+        train_files=(str(path),),
+        max_steps=1,
+        eval_fraction=0,
+    )
+    assert {parameter.dtype for parameter in build_trainer(config).model.parameters()} == {torch.float32}
 
 
 def test_sft_on_a_dataset_laid_out_like_hh_rlhf_on_the_hub(tmp_path):

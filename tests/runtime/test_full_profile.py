@@ -41,7 +41,8 @@ PROBES = {
         f"{{{PEFT_FACTS}, "
         '"max_length": trainer.data_collator.max_length, '
         '"longest": max(len(tokenizer(text)["input_ids"]) for text in train_rows["text"]), '
-        '"base": type(trainer.model.get_base_model()).__name__, "pipeline": type(writer.model).__name__}'
+        '"base": type(trainer.model.get_base_model()).__name__, "pipeline": type(writer.model).__name__, '
+        '"reloaded_dtype": str(reloaded.dtype)}'
     ),
     "lab2_reward_modeling": (
         f'{{{PEFT_FACTS}, "max_length": config.max_length, "pairs": len(pairs["train"]), '
@@ -130,6 +131,8 @@ def test_lab1_trains_a_lora_adapter_on_opt_in_float32_with_truncation(dry_runs: 
     assert (facts["fp16"], facts["bf16"], facts["steps"]) == (False, False, 2)  # a CPU: float32
     assert facts["max_length"] == 512 < facts["longest"]  # some texts are truncated
     assert facts["pipeline"] == "OPTForCausalLM"  # the pipeline loaded the saved adapter onto its base model
+    # the tuned adapter reloaded onto its base model, which the mirror stores in float16 as the Hub does
+    assert facts["reloaded_dtype"] == "torch.float32"
 
 
 def test_lab2_trains_a_lora_reward_head_on_gpt2(dry_runs: dict) -> None:
