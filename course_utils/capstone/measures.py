@@ -50,6 +50,45 @@ def best_of_n_kl(n: int) -> float:
     return math.log(n) - (n - 1) / n
 
 
+GAO_FORMS = ("bon", "rl")
+
+
+def gao_reward(d: torch.Tensor, alpha: float, beta: float, form: str) -> torch.Tensor:
+    """Gao, Schulman & Hilton's (2022) reward gain at distance ``d`` = sqrt(KL) from the starting policy:
+    ``d (alpha - beta d)`` for best-of-n (``form="bon"``), ``d (alpha - beta log d)`` for RL (``"rl"``).
+
+    >>> gao_reward(torch.tensor([1.0, 2.0]), alpha=1.0, beta=0.25, form="bon").tolist()  # d (1 - d / 4)
+    [0.75, 1.0]
+    """
+    if form not in GAO_FORMS:
+        raise ValueError(f"form must be one of {GAO_FORMS}, got {form!r}.")
+    return d * (alpha - beta * (d if form == "bon" else d.log()))
+
+
+def fit_gao(kl: Sequence[float], rewards: Sequence[float], form: str) -> tuple[float, float]:
+    """Least-squares ``(alpha, beta)`` of `gao_reward` for the points (``kl``, ``rewards``), one per evaluation, the
+    first the starting policy.
+
+    The gains are the rewards less the first (Gao et al. define R(0) = 0), on d = sqrt(KL), at the points whose KL
+    is above 0 (an estimate can fall at or below 0 near the start). Both forms are linear in (alpha, beta):
+    gain = alpha d - beta g(d), with g(d) = d^2 (best-of-n) or d log d (RL), a two-column least-squares problem.
+
+    >>> [round(x, 6) for x in fit_gao([0.0, 1.0, 4.0, 9.0], [-0.5, 0.25, 0.5, 0.25], "bon")]  # gains d (1 - d/4)
+    [1.0, 0.25]
+    """
+    if form not in GAO_FORMS:
+        raise ValueError(f"form must be one of {GAO_FORMS}, got {form!r}.")
+    kl, rewards = torch.as_tensor(kl, dtype=torch.float64), torch.as_tensor(rewards, dtype=torch.float64)
+    keep = kl > 0
+    if keep.sum() < 2:
+        raise ValueError(f"Fitting two parameters needs at least two points with a KL above 0, got {int(keep.sum())}.")
+    d, gain = kl[keep].sqrt(), rewards[keep] - rewards[0]
+    second = d**2 if form == "bon" else d * d.log()
+    solution = torch.linalg.lstsq(torch.stack([d, -second], dim=1), gain[:, None]).solution  # (2, 1)
+    alpha, beta = solution.flatten().tolist()
+    return alpha, beta
+
+
 def gold_pairs(
     gold: GoldFn, prompts: Sequence[str], first: Sequence[str], second: Sequence[str]
 ) -> list[dict[str, str]]:

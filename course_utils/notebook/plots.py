@@ -1,4 +1,5 @@
-"""Training curves from a Trainer's ``state.log_history``, and distributions of a reward model's scores."""
+"""Training curves from a Trainer's ``state.log_history``, distributions of a reward model's scores, and rewards
+against the KL from the starting policy."""
 
 from __future__ import annotations
 
@@ -182,6 +183,34 @@ def plot_reward_against_kl(
     for axes, ylabel in ((proxy_axes, "proxy reward (what is optimised)"), (gold_axes, "gold reward (what we want)")):
         axes.set_xlabel("KL from the SFT policy (nats per answer)")
         axes.set_ylabel(ylabel)
+        axes.grid(alpha=0.3)
+        axes.legend()
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def plot_fitted_gains(
+    fits: Mapping[str, Mapping[str, Mapping[str, Any]]], title: str = "Gao et al.'s forms, fitted"
+) -> Figure:
+    """Reward gained since the start against d = sqrt(KL), proxy on the left and gold on the right: each curve's
+    evaluations as points, and the form fitted to them as a line of the same colour.
+
+    ``fits[label][reward]`` (``reward`` is ``"proxy"`` or ``"gold"``) has ``"d"`` and ``"gain"``, the points, and
+    ``"line"``, the fitted gain as a function of a tensor of d.
+    """
+    if not fits:
+        raise ValueError("Give at least one curve's fits.")
+    figure, axes_of = plt.subplots(1, 2, figsize=(12, 4))
+    for axes, reward in zip(axes_of, ("proxy", "gold"), strict=True):
+        for label, by_reward in fits.items():
+            fit = by_reward[reward]
+            points = axes.plot(fit["d"], fit["gain"], "o", label=label)[0]
+            d = torch.linspace(1e-3, max(fit["d"]), 100)
+            axes.plot(d.tolist(), fit["line"](d).tolist(), "-", color=points.get_color())
+        axes.axhline(0.0, color="grey", linewidth=0.8)
+        axes.set_xlabel("d = sqrt(KL from the SFT policy)")
+        axes.set_ylabel(f"{reward} reward gained since the start")
         axes.grid(alpha=0.3)
         axes.legend()
     figure.suptitle(title)

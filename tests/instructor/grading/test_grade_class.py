@@ -92,6 +92,7 @@ GRADED_CELLS = {
         "test_best_of_n_kl",
         "test_normalise",
         "test_training_target",
+        "test_fit_gao",
         "test_balanced_win_rate",
     },
 }
