@@ -50,6 +50,29 @@ def best_of_n_kl(n: int) -> float:
     return math.log(n) - (n - 1) / n
 
 
+def measured_best_of_n_kl(rewards: torch.Tensor, n: int) -> float:
+    """KL(best-of-n || pi) where pi is each row's N samples taken as the policy, averaged over rows, in nats.
+
+    Each distinct reward level l has the probability p_l of its share of the samples; with F_l the cumulative
+    probability up to l (levels sorted by reward), best-of-n lands on level l with b_l = F_l^n - F_(l-1)^n, and the
+    KL is sum_l b_l log(b_l / p_l) (Beirami et al. 2024). Never above `best_of_n_kl`; 0 when a row repeats one answer.
+
+    >>> round(measured_best_of_n_kl(torch.tensor([[1.0, 2.0, 3.0, 4.0]]), 2), 4)  # b = 1/16, 3/16, 5/16, 7/16
+    0.174
+    """
+    if rewards.ndim != 2 or rewards.shape[1] == 0 or n < 1:
+        raise ValueError(f"rewards must be (questions, N) with N >= 1 and n >= 1, got {tuple(rewards.shape)}, {n}.")
+    kls = []
+    for row in rewards:
+        _, counts = torch.unique(row, return_counts=True)  # the levels, sorted by reward
+        p = counts.double() / len(row)
+        cumulative = p.cumsum(0)
+        below = torch.cat([torch.zeros(1, dtype=torch.float64), cumulative[:-1]])
+        b = cumulative**n - below**n
+        kls.append((b * (b / p).log()).sum().item())
+    return sum(kls) / len(kls)
+
+
 GAO_FORMS = ("bon", "rl")
 
 

@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from course_utils.capstone.measures import best_of_n, best_of_n_kl, gold_pairs, prefer_by, win_rate
+from course_utils.capstone.measures import (
+    best_of_n,
+    best_of_n_kl,
+    fit_gao,
+    gao_reward,
+    gold_pairs,
+    measured_best_of_n_kl,
+    prefer_by,
+    win_rate,
+)
 
 
 def test_best_of_n_picks_each_prompts_highest_reward_and_the_first_of_a_tie():
@@ -51,3 +60,23 @@ def test_win_rate_counts_ties_as_half_and_cancels_a_judges_first_answer_bias():
     assert win_rate(biased, ["p", "q"], ["x", "y"], ["z", "w"]) == pytest.approx(0.5)
     with pytest.raises(ValueError):
         win_rate(by_length, [], [], [])
+
+
+def test_measured_best_of_n_kl_by_hand_and_against_the_analytic_bound():
+    # two levels of 1/2: b = 1/4, 3/4 -> 0.25 log 0.5 + 0.75 log 1.5 = 0.130812
+    assert measured_best_of_n_kl(torch.tensor([[1.0, 2.0, 1.0, 2.0]]), 2) == pytest.approx(0.130812, abs=1e-6)
+    assert measured_best_of_n_kl(torch.tensor([[3.0, 3.0, 3.0]]), 16) == 0.0  # one answer: best-of-n is the policy
+    distinct = torch.arange(4000, dtype=torch.float64)[None].flip(1)  # many distinct rewards, in any order
+    assert measured_best_of_n_kl(distinct, 8) < best_of_n_kl(8)
+    assert measured_best_of_n_kl(distinct, 8) == pytest.approx(best_of_n_kl(8), abs=1e-2)
+
+
+def test_fit_gao_recovers_the_rl_form_and_needs_two_points_past_the_start():
+    d = torch.tensor([1.0, 2.0, 4.0])
+    gains = gao_reward(d, alpha=0.8, beta=0.3, form="rl")
+    alpha, beta = fit_gao([0.0, *(d**2).tolist()], [1.0, *(1.0 + gains).tolist()], "rl")
+    assert (alpha, beta) == (pytest.approx(0.8), pytest.approx(0.3))
+    with pytest.raises(ValueError, match="at least two points"):
+        fit_gao([0.0, -0.1, 1.0], [0.0, 0.1, 0.2], "bon")
+    with pytest.raises(ValueError, match="form"):
+        fit_gao([0.0, 1.0, 4.0], [0.0, 0.1, 0.2], "ppo")

@@ -90,6 +90,7 @@ GRADED_CELLS = {
         "test_label_pairs",
         "test_best_of_n",
         "test_best_of_n_kl",
+        "test_measured_best_of_n_kl",
         "test_normalise",
         "test_training_target",
         "test_fit_gao",
