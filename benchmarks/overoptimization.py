@@ -1,31 +1,38 @@
 """Is Lab 5's over-optimisation curve real whatever the seed? Its solution in the tiny profile, seeds 0 to 4.
 
-    python benchmarks/overoptimization.py             # seeds 0 to 4 (about 4 minutes on 2 cores)
+    python benchmarks/overoptimization.py             # seeds 0 to 4 (about 15 minutes on 2 cores)
     python benchmarks/overoptimization.py --seeds 10
 
-The capstone's targets, on every seed: over the PPO run the proxy reward rises, and the gold reward peaks before the
-last evaluation and ends clearly below its peak (`course_utils.capstone.peak_then_fall`, a drop of at least 0.5); and
-PPO's best checkpoint (the run with the tighter KL leash, stopped at its best evaluation) beats the SFT policy on gold
-win rate on new questions. Prints, per seed, the gold and proxy rewards at each evaluation, the win rates of every route
-and the lab's wall time; exits with 1 if a seed misses a target.
+The capstone's target, on every seed: over the PPO run the proxy reward rises, and the gold reward rises to a peak
+before the last evaluation and then gives back at least half of its gain (`course_utils.capstone.peak_then_fall`);
+exits with 1 if a seed misses it. Prints, per seed, the gold and proxy rewards at each evaluation, the lab's wall
+time, and the gold win rate against the SFT policy on new questions of every route (PPO's best checkpoint being the
+leashed run stopped at its best evaluation): a measurement of what the routes did, not a target the lab promises.
 
 It also measures what the tighter KL leash did, as Gao, Schulman & Hilton (2022) ask it: not "is its gold peak
 higher" but "is its gold reward higher *at the same KL*", the frontier. For each evaluation of the leashed run, the
 loose run's gold reward at that KL (interpolated between its evaluations; points outside its range are skipped), and
 the difference. Gao et al. found no gain on the frontier: the penalty acts like early stopping.
+
+And it measures the reward-hacking monitor (`benchmarks/monitor.py`): per seed, from the lab's SFT policy and proxy,
+a PPO run against the proxy and one against the gold reward, both evaluated at every step; which signals warn before
+the gold reward peaks on the first, and which raise a false alarm on the second. Kept in `results/monitor.json`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from monitor import report
 from results import save
 
 from course_utils.instructor.notebooks import execute_notebook
@@ -34,12 +41,29 @@ ROOT = Path(__file__).resolve().parents[1]
 LAB = "lab5_rlhf_capstone"
 
 
-def run(seed: int) -> tuple[float, dict]:
-    """Lab 5's solution in the tiny profile with ``seed``: its wall time and the result it reported."""
+def run(seed: int) -> tuple[float, dict, dict]:
+    """Lab 5's solution in the tiny profile with ``seed``: its wall time, the result it reported, and the monitor's
+    runs from its SFT policy and proxy (`monitor.runs`)."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {"COURSE_PROFILE": "tiny", "COURSE_SEED": str(seed), "COURSE_REPORT_DIR": scratch, "OMP_NUM_THREADS": "1"}
         seconds = execute_notebook(ROOT / "solutions" / LAB / f"{LAB}.ipynb", Path(scratch) / f"{LAB}.ipynb", env=env)
-        return seconds, json.loads((Path(scratch) / f"{LAB}.json").read_text())
+        command = [sys.executable, str(ROOT / "benchmarks" / "monitor.py"), scratch, str(seed)]
+        subprocess.run(command, check=True, env={**os.environ, **env}, capture_output=True)
+        return (
+            seconds,
+            json.loads((Path(scratch) / f"{LAB}.json").read_text()),
+            json.loads((Path(scratch) / "monitor.json").read_text()),
+        )
+
+
+# The routes of the lab's table, as the results table names them.
+ROUTE_NAMES = {
+    "PPO, last step (KL 0.01)": "PPO last",
+    "PPO, best checkpoint (KL 0.01)": "PPO best",
+    "PPO, best checkpoint (KL 0.1)": "leashed best",
+    "GRPO against the proxy": "GRPO",
+    "DPO on the gold-labelled pairs": "DPO",
+}
 
 
 def frontier_gains(loose_kl: list[float], loose_gold: list[float], kl: list[float], gold: list[float]) -> list[float]:
@@ -62,19 +86,24 @@ def main() -> int:
         results = list(pool.map(run, range(args.seeds)))
     shown = beaten = higher_peaks = frontier = 0
     table = []
-    for seed, (seconds, record) in enumerate(results):
+    for seed, (seconds, record, _) in enumerate(results):
         gold, proxy = record["gold_curve"], record["proxy_curve"]
         peak = max(range(len(gold)), key=gold.__getitem__)
         verdict = "over-optimised" if record["overoptimised"] == 1.0 else "NOT over-optimised"
         print(
             f"seed {seed}: {verdict}; gold {gold[0]:+.2f} -> peak {gold[peak]:+.2f} (step {record['steps'][peak]}) "
-            f"-> {gold[-1]:+.2f} (drop {gold[peak] - gold[-1]:.2f}); proxy {proxy[0]:+.2f} -> {proxy[-1]:+.2f}; "
-            f"lab {seconds:.0f} s"
+            f"-> {gold[-1]:+.2f} (gave back {gold[peak] - gold[-1]:.2f} of {gold[peak] - gold[0]:.2f}); "
+            f"proxy {proxy[0]:+.2f} -> {proxy[-1]:+.2f}; lab {seconds:.0f} s"
         )
         print(
             f"    gold win rate vs SFT: PPO best checkpoint {record['best_win_rate']:.2f}, "
             f"DPO {record['dpo_win_rate']:.2f}, GRPO {record['grpo_win_rate']:.2f}"
         )
+        for route in record["routes"]:
+            print(
+                f"    {route['policy']}: KL {route['KL from SFT']:.2f}, gold {route['gold reward']:+.2f}, "
+                f"proxy {route['proxy reward']:+.2f}, win rate {route['gold win rate vs SFT']:.2f}"
+            )
         print("    gold  " + " ".join(f"{value:+.2f}" for value in gold))
         print("    proxy " + " ".join(f"{value:+.2f}" for value in proxy))
         leashed_kl, leashed_gold = record["leashed_kl_curve"], record["leashed_gold_curve"]
@@ -90,6 +119,13 @@ def main() -> int:
         frontier += bool(gains) and statistics.mean(gains) > 0
         shown += record["overoptimised"] == 1.0
         beaten += record["best_win_rate"] > 0.5
+        sft = next(route for route in record["routes"] if route["policy"] == "SFT")
+        travelled = "; ".join(
+            f"{ROUTE_NAMES[route['policy']]} {route['KL from SFT']:.1f}, "
+            f"{route['gold reward'] - sft['gold reward']:+.2f}"
+            for route in record["routes"]
+            if route["policy"] in ROUTE_NAMES
+        )
         table.append(
             [
                 str(seed),
@@ -98,6 +134,7 @@ def main() -> int:
                 f"{proxy[0]:+.2f} -> {proxy[-1]:+.2f}",
                 f"{record['best_win_rate']:.2f} / {record['dpo_win_rate']:.2f} / {record['grpo_win_rate']:.2f}",
                 leash,
+                travelled,
                 f"{seconds:.0f} s",
             ]
         )
@@ -115,10 +152,15 @@ def main() -> int:
         "proxy",
         "gold win rate vs SFT: PPO / DPO / GRPO",
         "KL 0.1 against KL 0.01",
+        "on new questions: KL from SFT, gold minus SFT's",
         "lab",
     ]
     save("overoptimization", columns, table, summary)
-    return 0 if shown == beaten == args.seeds else 1
+    monitor_runs = {seed: histories for seed, (_, _, histories) in enumerate(results)}
+    (ROOT / "build").mkdir(exist_ok=True)
+    (ROOT / "build" / "monitor_runs.json").write_text(json.dumps(monitor_runs))
+    report(monitor_runs)
+    return 0 if shown == args.seeds else 1
 
 
 if __name__ == "__main__":

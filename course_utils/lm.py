@@ -1,6 +1,6 @@
-"""What the PPO engine, DPO, the capstone and the recipes share about language models: sampling responses to queries,
-joining queries and responses into one padded batch, the log-probability of each token, and a reward model's score of
-each text (as ``trl.RewardTrainer`` computes it).
+"""What the PPO and GRPO engines, DPO, the capstone and the recipes share about language models: sampling responses
+to queries, joining queries and responses into one padded batch, the log-probability and entropy of each token, means
+over a mask, and a reward model's score of each text (as ``trl.RewardTrainer`` computes it).
 
 Token tensors here are aligned as PPO reads them: position ``t`` of a per-token tensor refers to *predicting* token
 ``t + 1`` of the sequence.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -18,10 +19,25 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from .library_output import progress_bars_enabled
 
+ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+
 
 def logprobs_from_logits(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """``log pi(token)`` at each position, from ``(batch, positions, vocab)`` logits and the chosen tokens."""
     return torch.gather(F.log_softmax(logits.float(), dim=-1), 2, tokens.unsqueeze(-1)).squeeze(-1)
+
+
+def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
+    """The entropy of the next-token distribution at each position, in nats."""
+    log_probs = F.log_softmax(logits.float(), dim=-1)
+    return -(log_probs.exp() * log_probs).sum(-1)
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """The mean of ``values`` where ``mask`` is 1 (over everything, or along ``dim``)."""
+    if dim is None:
+        return (values * mask).sum() / mask.sum()
+    return (values * mask).sum(dim) / mask.sum(dim)
 
 
 @dataclass
@@ -82,6 +98,22 @@ def sample_responses(
             ends = (row == eos).nonzero()
             responses.append(row[: ends[0].item() + 1] if len(ends) else row)
     return responses
+
+
+def has_adapters(model: torch.nn.Module) -> bool:
+    """Whether ``model`` is a PEFT model (LoRA adapters on a frozen base), whose adapters can be switched off."""
+    from peft import PeftModel
+
+    return isinstance(model, PeftModel)
+
+
+def disable_dropout(model: ModelT) -> ModelT:
+    """``model`` with every dropout layer's probability set to 0, so that the log-probabilities an RL step records
+    while sampling and those it computes again to train are the same numbers (the first update's ratio is 1)."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+    return model
 
 
 def with_eos(text: str, tokenizer: PreTrainedTokenizerBase) -> str:

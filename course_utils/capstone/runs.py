@@ -1,10 +1,11 @@
-"""The capstone's training runs: the SFT policy, and PPO against a reward, evaluated on a schedule by the proxy and
-gold rewards and the KL to the SFT policy, with the weights kept at each evaluation (for early stopping)."""
+"""The capstone's training runs: the SFT policy, and PPO against a reward (RLHF's loop), evaluated on a schedule by
+the proxy and gold rewards and the reward-hacking monitor's signals, with the weights kept at each evaluation (for
+early stopping)."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,13 +14,12 @@ import torch
 from tqdm.auto import tqdm
 
 from ..library_output import progress_bars_enabled
-from ..ppo import PPOTrainer
+from ..ppo import PPOTrainer, discordance, policy_signals
 from ..runtime.loaders import load_causal_lm
 from ..runtime.profiles import Profile
 from ..runtime.training import train_sft
-from .measures import kl_to_reference
 from .rewards import RewardsFn
-from .sampling import Samples, sample_answers
+from .sampling import SampleFn, Samples
 from .world import World
 
 
@@ -34,12 +34,54 @@ def train_sft_policy(
 
 @dataclass
 class PPORun:
-    """What `run_ppo` measured: one row per evaluation (step, KL to the SFT policy, proxy and gold rewards), the
-    answers sampled there, and the trained weights (adapters and value head) at each evaluation."""
+    """A PPO run's evaluations: every `evaluate` samples answers to ``questions`` with ``sample(policy, questions,
+    seed)`` (the same seed every time, so that differences come from the policy) and records a row (the step, the
+    mean proxy and gold rewards, and the reward-hacking monitor's signals: the KL to the SFT policy, the entropy and
+    the length in tokens), the answers, and the trained weights (for early stopping). `audit` adds the fourth
+    signal, the proxy's discordance with the gold judge, to every row."""
 
+    sample: SampleFn
+    questions: Sequence[str]
+    proxy: RewardsFn
+    gold: RewardsFn
+    seed: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
     answers: dict[int, Samples] = field(default_factory=dict)
     weights: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+    def evaluate(self, trainer: PPOTrainer, step: int) -> dict[str, float]:
+        """Sample, score and measure the trainer's policy at ``step``; keep its weights; returns the new row. The
+        policy needs LoRA adapters, or the trainer an explicit reference."""
+        evaluation = self.sample(trainer.policy, self.questions, self.seed + 1)
+        self.answers[step] = evaluation
+        self.weights[step] = {
+            name: parameter.detach().clone()
+            for name, parameter in trainer.policy.named_parameters()
+            if parameter.requires_grad
+        }
+        signals = policy_signals(
+            trainer.policy.policy,
+            trainer.ref_model,
+            evaluation.query_ids,
+            evaluation.response_ids,
+            trainer.tokenizer.pad_token_id,
+        )
+        row = {
+            "step": step,
+            "proxy": statistics.mean(self.proxy(evaluation.questions, evaluation.answers)),
+            "gold": statistics.mean(self.gold(evaluation.questions, evaluation.answers)),
+            **{name: signals[name].float().mean().item() for name in ("kl", "entropy", "length")},
+        }
+        self.history.append(row)
+        return row
+
+    def audit(self, size: int, disagreement: Callable[[Sequence[float], Sequence[float]], float] = discordance) -> None:
+        """Add ``discordance`` to every row: ``disagreement`` of the proxy's and the gold judge's scores of the first
+        ``size`` answers of its evaluation (an audit: a few answers a trusted judge also read)."""
+        for row in self.history:
+            audited = self.answers[row["step"]]
+            questions, answers = audited.questions[:size], audited.answers[:size]
+            row["discordance"] = disagreement(self.proxy(questions, answers), self.gold(questions, answers))
 
     def best_step(self) -> int:
         """The evaluated step with the highest gold reward: where early stopping on a gold check would stop."""
@@ -54,53 +96,29 @@ class PPORun:
                     parameter.copy_(saved[name])
 
 
-def run_ppo(
+def rlhf_loop(
     trainer: PPOTrainer,
-    world: World,
-    questions: Sequence[str],
+    run: PPORun,
+    sample: SampleFn,
     reward: RewardsFn,
-    proxy: RewardsFn,
-    gold: RewardsFn,
+    questions: Sequence[str],
     steps: int,
-    eval_questions: Sequence[str],
     eval_every: int,
-    max_new_tokens: int,
     seed: int = 0,
-    desc: str = "PPO",
 ) -> PPORun:
-    """PPO against ``reward`` for ``steps`` steps of ``trainer.config.batch_size`` questions, evaluated before the
-    first step, every ``eval_every`` steps and after the last.
+    """RLHF's loop: ``steps`` PPO steps against ``reward``, each on ``trainer.config.batch_size`` questions drawn from
+    ``questions`` and answered by the policy as it is at that step; ``run.evaluate`` before the first step, every
+    ``eval_every`` steps and after the last. Returns ``run``.
 
-    Each step samples answers to questions drawn from ``questions`` and passes ``reward(questions, answers)`` to
-    `PPOTrainer.step`. Each evaluation samples answers to ``eval_questions`` (with the same seed every time, so that
-    differences come from the policy) and records the mean proxy and gold rewards and the KL to the SFT policy (the
-    trainer's reference). The policy needs LoRA adapters, or the trainer an explicit reference.
-    """
-    run = PPORun()
-    tokenizer, batch_size = trainer.tokenizer, trainer.config.batch_size
+    Step ``t`` samples with seed ``seed + 2 + t`` (every batch new answers) and draws its questions with a generator
+    seeded by ``seed``."""
     picker = torch.Generator().manual_seed(seed)
-    bar = tqdm(range(steps + 1), desc=desc, disable=not progress_bars_enabled())
-    for step in bar:
+    for step in tqdm(range(steps + 1), desc="PPO", disable=not progress_bars_enabled()):
         if step % eval_every == 0 or step == steps:
-            evaluation = sample_answers(trainer.policy, tokenizer, world, eval_questions, max_new_tokens, seed + 1)
-            run.answers[step] = evaluation
-            run.weights[step] = {
-                name: parameter.detach().clone()
-                for name, parameter in trainer.policy.named_parameters()
-                if parameter.requires_grad
-            }
-            kl = kl_to_reference(trainer.policy.policy, trainer.ref_model, evaluation, tokenizer.pad_token_id)
-            row = {
-                "step": step,
-                "kl": kl,
-                "proxy": statistics.mean(proxy(evaluation.questions, evaluation.answers)),
-                "gold": statistics.mean(gold(evaluation.questions, evaluation.answers)),
-            }
-            run.history.append(row)
-            bar.set_postfix(kl=f"{kl:.2f}", proxy=f"{row['proxy']:.2f}", gold=f"{row['gold']:.2f}")
+            run.evaluate(trainer, step)
         if step == steps:
             break
-        chosen = [questions[i] for i in torch.randint(len(questions), (batch_size,), generator=picker).tolist()]
-        batch = sample_answers(trainer.policy, tokenizer, world, chosen, max_new_tokens, seed + 2 + step)
+        drawn = torch.randint(len(questions), (trainer.config.batch_size,), generator=picker).tolist()
+        batch = sample(trainer.policy, [questions[i] for i in drawn], seed + 2 + step)
         trainer.step(batch.query_ids, batch.response_ids, reward(batch.questions, batch.answers))
     return run

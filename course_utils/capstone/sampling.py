@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -53,3 +53,15 @@ def sample_answers(
         )
     answers = [tokenizer.decode(response, skip_special_tokens=True).strip() for response in responses]
     return Samples(list(questions), query_ids, responses, answers)
+
+
+SampleFn = Callable[[torch.nn.Module, Sequence[str], int], Samples]  # (policy, questions, seed) -> its answers
+
+
+def sampler(tokenizer: PreTrainedTokenizerBase, world: World, max_new_tokens: int) -> SampleFn:
+    """``sample(policy, questions, seed)``: `sample_answers` with the tokenizer, world and length fixed."""
+
+    def sample(policy: torch.nn.Module, questions: Sequence[str], seed: int) -> Samples:
+        return sample_answers(policy, tokenizer, world, questions, max_new_tokens, seed)
+
+    return sample

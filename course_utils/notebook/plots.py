@@ -216,3 +216,50 @@ def plot_fitted_gains(
     figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+MONITOR_PANELS = {
+    "gold": "gold reward (what we want)",
+    "kl": "KL from the SFT policy (nats)",
+    "entropy": "entropy (nats per token)",
+    "length": "answer length (tokens)",
+    "discordance": "proxy-gold discordance (audit)",
+}
+
+
+def plot_monitor(
+    histories: Mapping[str, Sequence[Mapping[str, float]]],
+    warnings: Mapping[str, Mapping[str, int | None]],
+    title: str = "A reward-hacking monitor",
+) -> Figure:
+    """The gold reward and each signal of the monitor against the training step, one line per run; on each signal's
+    panel a run's first warning is a cross, and on every panel its gold peak a dotted vertical line: a warning to the
+    left of the line came in time.
+
+    ``histories[run]`` are its evaluations (``step``, ``gold`` and the signals); ``warnings[run][signal]`` the step
+    of the first warning, or ``None``.
+    """
+    if not histories:
+        raise ValueError("Give at least one run's history.")
+    figure, axes_of = plt.subplots(1, len(MONITOR_PANELS), figsize=(3.2 * len(MONITOR_PANELS), 3.4))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]  # a run's colour on every panel
+    for color, (label, rows) in zip(colors, histories.items(), strict=False):
+        steps = [row["step"] for row in rows]
+        peak = max(rows, key=lambda row: row["gold"])["step"]
+        for axes, key in zip(axes_of, MONITOR_PANELS, strict=True):
+            if key not in rows[0]:
+                continue
+            values = [row[key] for row in rows]
+            axes.plot(steps, values, "o-", color=color, label=label, markersize=3)
+            axes.axvline(peak, color=color, linestyle=":")
+            warned = warnings.get(label, {}).get(key)
+            if warned is not None:
+                axes.plot([warned], [values[steps.index(warned)]], "x", color=color, markersize=12, mew=3)
+    for axes, ylabel in zip(axes_of, MONITOR_PANELS.values(), strict=True):
+        axes.set_xlabel("PPO step")
+        axes.set_title(ylabel, fontsize=10)
+        axes.grid(alpha=0.3)
+    axes_of[0].legend(fontsize=8)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure

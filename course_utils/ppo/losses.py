@@ -11,20 +11,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..lm import masked_mean
+
 KL_PENALTIES = ("kl", "abs", "mse", "full")
-
-
-def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """The entropy of the next-token distribution at each position, in nats."""
-    log_probs = F.log_softmax(logits.float(), dim=-1)
-    return -(log_probs.exp() * log_probs).sum(-1)
-
-
-def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """The mean of ``values`` where ``mask`` is 1 (over everything, or along ``dim``)."""
-    if dim is None:
-        return (values * mask).sum() / mask.sum()
-    return (values * mask).sum(dim) / mask.sum(dim)
 
 
 def masked_var(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -28,14 +28,13 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
-from ..lm import logprobs_from_logits, pack_batch, sample_responses
+from ..lm import disable_dropout, entropy_from_logits, has_adapters, logprobs_from_logits, pack_batch, sample_responses
 from .kl_control import AdaptiveKLController, FixedKLController
 from .length_sampler import LengthSampler
 from .losses import (
     KL_PENALTIES,
     clipped_policy_loss,
     clipped_value_loss,
-    entropy_from_logits,
     gae_advantages,
     kl_penalised_rewards,
     kl_penalty,
@@ -152,9 +151,9 @@ class PPOTrainer:
         self.generator = torch.Generator().manual_seed(config.seed)
         if ref_model is None and not has_adapters(model.policy):
             ref_model = copy.deepcopy(model.policy)
-        _disable_dropout(model)
+        disable_dropout(model)
         if ref_model is not None:
-            _disable_dropout(ref_model)
+            disable_dropout(ref_model)
             ref_model = ref_model.to(self.accelerator.device).eval().requires_grad_(False)
         self.ref_model = ref_model  # None: the policy with its adapters switched off
         # Frozen weights (a LoRA policy's base) get no optimiser state: Adam keeps two numbers per trained weight.
@@ -326,16 +325,3 @@ class PPOTrainer:
     def _mean(self, values: torch.Tensor) -> float:
         """The mean over the whole batch, across processes."""
         return self.accelerator.gather(values).float().mean().item()
-
-
-def has_adapters(model: torch.nn.Module) -> bool:
-    """Whether ``model`` is a PEFT model (LoRA adapters on a frozen base), whose adapters can be switched off."""
-    from peft import PeftModel
-
-    return isinstance(model, PeftModel)
-
-
-def _disable_dropout(model: torch.nn.Module) -> None:
-    for module in model.modules():
-        if isinstance(module, torch.nn.Dropout):
-            module.p = 0.0

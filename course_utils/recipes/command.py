@@ -29,6 +29,12 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--eval", dest="eval_files", nargs="+", help="evaluation files (default: --eval-fraction)")
     train.add_argument("--eval-fraction", type=float, help="held out of the training rows (default 0.05)")
     train.add_argument("--full", dest="lora", action="store_const", const=False, help="full fine-tuning, no LoRA")
+    train.add_argument(
+        "--stop-on-warning",
+        action="store_const",
+        const=True,
+        help="ppo: stop at the reward-hacking monitor's first warning (its KL, entropy and length on held-out prompts)",
+    )
     for name, kind in (
         ("lora-r", int),
         ("max-steps", int),

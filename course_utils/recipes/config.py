@@ -39,6 +39,9 @@ class RecipeConfig:
     max_length: int = 512  # tokens per sequence (longer ones are truncated; RewardTrainer drops longer pairs)
     max_new_tokens: int = 64  # ppo: the longest answer sampled (its prompts keep their last max_length - this tokens)
     beta: float = 0.1  # the KL coefficient: DPO's beta, and the weight of PPO's per-token KL penalty (kept fixed)
+    # ppo: stop at the reward-hacking monitor's first warning (course_utils.ppo.HackingMonitor: the held-out answers'
+    # KL, entropy and length at every evaluation, logged either way, and warned of); needs held-out prompts
+    stop_on_warning: bool = False
     logging_steps: int = 10
     seed: int = 0
 
@@ -63,6 +66,8 @@ class RecipeConfig:
         if self.method == "ppo" and os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true":
             # accelerate's launcher says so in the environment: our PPO engine is not written for DeepSpeed's engine
             problems.append("ppo runs on one process or under DDP (torchrun, or the ddp launch configuration)")
+        if self.stop_on_warning and (self.method != "ppo" or not (self.eval_files or self.eval_fraction)):
+            problems.append("stop_on_warning watches ppo's evaluations: give eval_files or an eval_fraction")
         if self.method == "ppo" and not problems and not self.max_new_tokens < self.max_length:
             problems.append(f"max_new_tokens ({self.max_new_tokens}) must be below max_length ({self.max_length})")
         for name in ("learning_rate", "beta"):

@@ -4,8 +4,10 @@ Each step samples ``batch_size`` prompts (each process its own), lets the policy
 answer with the reward model (as `RewardTrainer` scored them in training: `lm.reward_scores`), and takes one
 `PPOTrainer.step`. The KL penalty to the starting model is fixed at ``beta``, as in Lab 5; with LoRA, the starting
 model is the policy with its adapters switched off (one copy of the weights). Every ``logging_steps`` the mean
-reward-model score, KL and PPO loss of those steps are logged, and the mean score of answers to held-out prompts
-(``eval_reward``, sampled with the same seed each time so that differences come from the policy).
+reward-model score, KL and PPO loss of those steps are logged, and an evaluation on held-out prompts (sampled with the
+same seed each time so that differences come from the policy): the answers' mean score (``eval_reward``) and the
+reward-hacking monitor's signals (``eval_kl``, ``eval_entropy``, ``eval_length``; `course_utils.ppo.HackingMonitor`),
+which warns, and with ``stop_on_warning`` stops, when one of them has moved past its threshold.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from ..lm import reward_scores
-from ..ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer, lora_policy
+from ..ppo import CausalLMWithValueHead, HackingMonitor, PPOConfig, PPOTrainer, lora_policy, policy_signals
 from ..runtime.loaders import load_saved_reward_model, load_tokenizer
 from ..runtime.training import precision_for
 from .config import RecipeConfig
@@ -30,9 +32,12 @@ EVAL_PROMPTS = 256  # the most held-out prompts answered at each evaluation: sam
 LOGGED = {"reward": "env/reward_mean", "kl": "objective/kl", "loss": "ppo/loss/total"}
 PANELS = {
     "reward model's score": ("reward", "eval_reward"),
-    "KL to the starting model (nats)": ("kl",),
+    "KL to the starting model (nats)": ("kl", "eval_kl"),
     "PPO loss": ("loss",),
+    "entropy (nats per token)": ("eval_entropy",),
+    "answer length (tokens)": ("eval_length",),
 }
+MONITORED = ("kl", "entropy", "length")  # the monitor's signals an evaluation measures: no judge to audit with
 ScoreFn = Callable[[Sequence[str]], torch.Tensor]  # texts (prompt and answer) -> a reward each, shape (texts,)
 
 
@@ -80,27 +85,33 @@ def answer_and_score(trainer: PPOTrainer, prompts: Sequence[str], config: Recipe
     return Answered(queries, answers, score(texts))
 
 
-def evaluate(trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, score: ScoreFn) -> float:
-    """The mean reward of the policy's answers to ``prompts``, each process answering its share, with the same
-    random seed at every evaluation."""
+def evaluate(trainer: PPOTrainer, prompts: Sequence[str], config: RecipeConfig, score: ScoreFn) -> dict[str, float]:
+    """The policy's answers to ``prompts``, each process answering its share, with the same random seed at every
+    evaluation: their mean score (``eval_reward``), and the monitor's signals, means over the answers (``eval_kl``,
+    ``eval_entropy``, ``eval_length``: `course_utils.ppo.policy_signals`)."""
     from accelerate.utils import gather_object
 
     accelerator = trainer.accelerator
     mine = list(prompts[accelerator.process_index :: accelerator.num_processes])
     devices = [accelerator.device] if accelerator.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):  # training's random state (CPU and GPU) is left as it was
-        torch.manual_seed(config.seed + accelerator.process_index)
-        rewards = answer_and_score(trainer, mine, config, score).rewards.tolist() if mine else []
-    return statistics.mean(gather_object(rewards))
+    columns: dict[str, list[float]] = {name: [] for name in ("reward", *MONITORED)}
+    if mine:
+        with torch.random.fork_rng(devices=devices):  # training's random state (CPU and GPU) is left as it was
+            torch.manual_seed(config.seed + accelerator.process_index)
+            answered = answer_and_score(trainer, mine, config, score)
+        pad = trainer.tokenizer.pad_token_id
+        signals = policy_signals(trainer.policy.policy, trainer.ref_model, answered.queries, answered.answers, pad)
+        columns = {"reward": answered.rewards.tolist(), **{name: signals[name].tolist() for name in MONITORED}}
+    return {f"eval_{name}": statistics.mean(gather_object(values)) for name, values in columns.items()}
 
 
 def run_ppo_recipe(
     config: RecipeConfig, prompts: Sequence[str], eval_prompts: Sequence[str] | None
-) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, list[dict[str, float]]]:
+) -> tuple[torch.nn.Module, PreTrainedTokenizerBase, list[dict[str, Any]]]:
     """PPO on ``prompts`` (``config``'s files, read and checked by `run_recipe`) for ``config.max_steps`` steps,
-    evaluated on up to `EVAL_PROMPTS` of ``eval_prompts``; returns the trained policy (with LoRA, a PEFT model:
-    ``merge_and_unload`` makes it a plain one), its tokenizer and the logged history (one entry per evaluation and
-    per logging interval)."""
+    evaluated on up to `EVAL_PROMPTS` of ``eval_prompts`` (with ``config.stop_on_warning``, stopped at the monitor's
+    first warning); returns the trained policy (with LoRA, a PEFT model: ``merge_and_unload`` makes it a plain one),
+    its tokenizer and the logged history (one entry per evaluation and per logging interval)."""
     from accelerate import PartialState
     from transformers import set_seed
 
@@ -125,7 +136,20 @@ def run_ppo_recipe(
         return reward_scores(reward_model, reward_tokenizer, texts, config.batch_size, None, config.max_length)
 
     held_out = list(eval_prompts[:EVAL_PROMPTS]) if eval_prompts else []
-    history = [{"step": 0, "eval_reward": evaluate(trainer, held_out, config, score)}] if held_out else []
+    monitor = HackingMonitor()
+
+    def evaluated(step: int) -> dict[str, Any]:
+        """An evaluation, watched by the monitor: its new warnings are printed, and listed as ``monitor_warnings``."""
+        measured: dict[str, Any] = evaluate(trainer, held_out, config, score)
+        signals = {name: measured[f"eval_{name}"] for name in MONITORED}
+        if warned := monitor.update(step, signals):
+            measured["monitor_warnings"] = warned
+            for name in warned:
+                if accelerator.is_main_process:
+                    tqdm.write(f"step {step}: {monitor.describe(name, signals)}")
+        return measured
+
+    history = [{"step": 0, **evaluated(0)}] if held_out else []
     prompt_picker = torch.Generator().manual_seed(config.seed + accelerator.process_index)  # each process its own
     log_every = min(config.logging_steps, config.max_steps)
     since_logged: dict[str, list[float]] = defaultdict(list)
@@ -140,8 +164,10 @@ def run_ppo_recipe(
             means = accelerator.reduce(means, reduction="mean")  # the loss over every process too (the rest already)
             entry = {"step": step, **dict(zip(LOGGED, means.tolist(), strict=True))}
             if held_out:
-                entry["eval_reward"] = evaluate(trainer, held_out, config, score)
+                entry |= evaluated(step)
             history.append(entry)
             since_logged.clear()
-            bar.set_postfix({name: f"{value:.3g}" for name, value in entry.items() if name != "step"})
+            bar.set_postfix({name: f"{entry[name]:.3g}" for name in ("reward", "kl", "eval_reward") if name in entry})
+            if config.stop_on_warning and monitor.warnings:
+                break
     return trainer.policy.policy, tokenizer, history

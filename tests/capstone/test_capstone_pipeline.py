@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 from course_utils import capstone
 from course_utils.capstone.judge import gold_reward
 from course_utils.capstone.measures import best_of_n, best_of_n_kl
-from course_utils.ppo import PPOConfig, PPOTrainer, lora_policy
+from course_utils.ppo import PPOConfig, PPOTrainer, lora_policy, policy_signals
 from course_utils.runtime.loaders import load_saved_reward_model, load_tokenizer
 from course_utils.runtime.profiles import Profile
 from course_utils.runtime.sources import asset_path
@@ -78,47 +78,61 @@ def test_best_of_n_curve_by_hand():
         capstone.best_of_n_curve(proxy, gold, [8], best_of_n, best_of_n_kl)
 
 
-def test_response_logprobs_sum_each_answers_tokens_whatever_the_padding(world, tokenizer, model):
+def test_policy_signals_sum_each_answers_tokens_whatever_the_padding(world, tokenizer, model):
     samples = capstone.sample_answers(model, tokenizer, world, world.questions[:4], max_new_tokens=12, seed=0)
-    batched = capstone.response_logprobs(model, samples.query_ids, samples.response_ids, tokenizer.pad_token_id)
+    answered, pad = (samples.query_ids, samples.response_ids), tokenizer.pad_token_id
+    signals = policy_signals(model, model, *answered, pad, batch_size=3)  # two batches: 3 answers, then 1
     for i, (query, response) in enumerate(zip(samples.query_ids, samples.response_ids, strict=True)):
         ids = torch.cat([query, response]).unsqueeze(0)
         with torch.no_grad():
-            logprobs = torch.log_softmax(model(ids).logits[0, :-1], dim=-1)
-        alone = logprobs[len(query) - 1 :].gather(1, response.unsqueeze(1)).sum()
-        assert batched[i].item() == pytest.approx(alone.item(), abs=1e-4)
+            logprobs = torch.log_softmax(model(ids).logits[0, :-1], dim=-1)[len(query) - 1 :]  # predicting the answer
+        alone = logprobs.gather(1, response.unsqueeze(1)).sum()
+        entropy = -(logprobs.exp() * logprobs).sum(-1).mean()
+        assert signals["logprob"][i].item() == pytest.approx(alone.item(), abs=1e-4)
+        assert signals["entropy"][i].item() == pytest.approx(entropy.item(), abs=1e-4)
+        assert signals["length"][i].item() == len(response)
 
 
-def test_kl_to_reference_is_zero_for_the_same_model_and_for_fresh_adapters(world, tokenizer, model):
+def test_the_kl_signal_is_zero_for_the_same_model_and_for_fresh_adapters(world, tokenizer, model):
     samples = capstone.sample_answers(model, tokenizer, world, world.questions[:6], max_new_tokens=12, seed=0)
-    assert capstone.kl_to_reference(model, model, samples, tokenizer.pad_token_id) == 0.0
+    same = policy_signals(model, model, samples.query_ids, samples.response_ids, tokenizer.pad_token_id)
+    assert same["kl"].tolist() == [0.0] * 6
     fresh = lora_policy(SOURCE, LORA, "cpu")  # B = 0: the adapters change nothing yet
-    assert capstone.kl_to_reference(fresh.policy, None, samples, tokenizer.pad_token_id) == 0.0
+    adapters_off = policy_signals(fresh.policy, None, samples.query_ids, samples.response_ids, tokenizer.pad_token_id)
+    assert adapters_off["kl"].tolist() == [0.0] * 6
 
 
-def test_run_ppo_evaluates_on_schedule_and_restores_any_evaluated_step(world, tokenizer):
+def test_rlhf_loop_evaluates_on_schedule_and_restores_any_evaluated_step(world, tokenizer):
     torch.manual_seed(0)
     policy = lora_policy(SOURCE, LORA, "cpu")
     config = PPOConfig(batch_size=4, mini_batch_size=4, ppo_epochs=1, learning_rate=1e-2, init_kl_coef=0.05)
     trainer = PPOTrainer(config, policy, tokenizer)
     length = lambda questions, answers: [float(len(answer.split())) for answer in answers]  # noqa: E731
-    run = capstone.run_ppo(trainer, world, world.questions, length, length, length, 3, world.questions[:4], 2, 8)
+    sample = capstone.sampler(tokenizer, world, max_new_tokens=8)
+    run = capstone.PPORun(sample, world.questions[:4], length, length)
+    assert capstone.rlhf_loop(trainer, run, sample, length, world.questions, 3, 2) is run
     assert [row["step"] for row in run.history] == [0, 2, 3]  # the start, every 2 steps, and the last
     assert run.history[0]["kl"] == 0.0  # before the first step, the policy is its reference
     assert set(run.answers) == set(run.weights) == {0, 2, 3}
     assert all(name.startswith(("policy.", "value_head.")) for name in run.weights[0])
     run.restore(trainer, 0)
-    evaluation = run.answers[0]
-    assert capstone.kl_to_reference(trainer.policy.policy, None, evaluation, tokenizer.pad_token_id) == 0.0
-    assert run.best_step() in (0, 2, 3)
+    assert run.evaluate(trainer, 4) == {**run.history[0], "step": 4}  # the starting policy, measured again
+    assert run.best_step() in (0, 2, 3, 4)
+    run.audit(size=3)
+    assert [row["discordance"] for row in run.history] == [0.0] * 4  # the proxy is the gold reward: no disagreement
+    run.audit(size=3, disagreement=lambda proxy_scores, gold_scores: float(len(proxy_scores)))
+    assert run.history[0]["discordance"] == 3.0
 
 
-def test_peak_then_fall_needs_a_rising_proxy_and_a_late_clear_drop():
-    assert capstone.peak_then_fall([0.0, 1.0, 0.4], [0.0, 1.0, 2.0], drop=0.5)
-    assert not capstone.peak_then_fall([0.0, 1.0, 0.6], [0.0, 1.0, 2.0], drop=0.5)  # a drop of 0.4 only
-    assert not capstone.peak_then_fall([0.0, 1.0, 0.4], [2.0, 1.0, 0.0], drop=0.5)  # the proxy fell too
+def test_peak_then_fall_needs_a_rising_proxy_and_half_the_gold_gain_given_back():
+    assert capstone.peak_then_fall([0.0, 1.0, 0.5], [0.0, 1.0, 2.0])  # gained 1.0, gave back 0.5
+    assert not capstone.peak_then_fall([0.0, 1.0, 0.6], [0.0, 1.0, 2.0])  # gave back 0.4 of 1.0
+    assert capstone.peak_then_fall([0.0, 1.0, 0.6], [0.0, 1.0, 2.0], give_back=0.4)
+    assert capstone.peak_then_fall([-0.4, 0.2, -0.1], [0.0, 1.0, 2.0])  # gained 0.6, gave back 0.3
+    assert not capstone.peak_then_fall([0.0, 1.0, 0.4], [2.0, 1.0, 0.0])  # the proxy fell too
+    assert not capstone.peak_then_fall([1.0, 0.8, 0.1], [0.0, 1.0, 2.0])  # the gold never rose
     with pytest.raises(ValueError, match="three evaluations"):
-        capstone.peak_then_fall([0.0, 1.0], [0.0, 1.0], drop=0.5)
+        capstone.peak_then_fall([0.0, 1.0], [0.0, 1.0])
 
 
 def test_exploits_are_the_answers_the_proxy_overrates_most():

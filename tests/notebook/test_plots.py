@@ -13,6 +13,7 @@ from course_utils.notebook.plots import (
     plot_history,
     plot_logps,
     plot_loss,
+    plot_monitor,
     plot_ppo_history,
     plot_reward_against_kl,
     plot_reward_distributions,
@@ -217,3 +218,18 @@ def test_plot_reward_against_kl_draws_each_method_in_the_proxy_and_gold_panels()
         ]
     with pytest.raises(ValueError, match="at least one curve"):
         plot_reward_against_kl({"PPO": []})
+
+
+def test_plot_monitor_marks_each_runs_first_warning_and_its_gold_peak():
+    rows = [
+        {"step": 0, "gold": 0.0, "kl": 0.0, "entropy": 2.0, "length": 10.0},
+        {"step": 3, "gold": 1.0, "kl": 1.5, "entropy": 1.8, "length": 12.0},
+        {"step": 6, "gold": 0.2, "kl": 3.0, "entropy": 1.0, "length": 20.0},
+    ]
+    figure = plot_monitor({"loose": rows}, {"loose": {"kl": 3, "entropy": None}})
+    gold, kl, entropy, length, discordance = figure.axes
+    assert [tuple(point) for point in gold.lines[0].get_xydata()] == [(0, 0.0), (3, 1.0), (6, 0.2)]
+    assert list(gold.lines[1].get_xdata()) == [3, 3]  # the gold peak, on every panel
+    assert [tuple(point) for point in kl.lines[2].get_xydata()] == [(3, 1.5)]  # the warning's cross
+    assert len(entropy.lines) == 2 and not discordance.lines  # no warning; a signal the runs lack
+    plt.close(figure)

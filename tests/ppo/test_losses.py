@@ -5,17 +5,16 @@ import math
 import pytest
 import torch
 
+from course_utils.lm import entropy_from_logits, masked_mean
 from course_utils.ppo.kl_control import AdaptiveKLController, FixedKLController
 from course_utils.ppo.length_sampler import LengthSampler
 from course_utils.ppo.losses import (
     clipped_policy_loss,
     clipped_value_loss,
-    entropy_from_logits,
     gae_advantages,
     kl_penalised_rewards,
     kl_penalty,
     last_response_index,
-    masked_mean,
     masked_var,
     masked_whiten,
     policy_stats,

@@ -67,6 +67,11 @@ def test_ppo_takes_a_reward_model_and_settings_only_it_can_use(monkeypatch):
     with pytest.raises(ValueError, match="ppo runs on one process or under DDP"):
         RecipeConfig(method="ppo", reward_model="rm", **files)
     RecipeConfig(method="dpo", **files)  # the TRL trainers run under DeepSpeed
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    with pytest.raises(ValueError, match="stop_on_warning watches ppo's evaluations"):
+        RecipeConfig(method="dpo", stop_on_warning=True, **files)
+    with pytest.raises(ValueError, match="stop_on_warning watches ppo's evaluations"):
+        RecipeConfig(method="ppo", reward_model="rm", stop_on_warning=True, eval_fraction=0, **files)
 
 
 def test_a_configuration_file_with_flags_on_top(tmp_path):
@@ -216,10 +221,13 @@ def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
     flags = ["--reward-model", str(rm), "--max-steps", "2", "--mini-batch-size", "2", "--max-new-tokens", "6", *short]
     assert main(["train", "ppo", "--model", TINY, "--output-dir", str(policy), "--train", str(path), *flags]) == 0
     history = json.loads((policy / "metrics.json").read_text())
-    # evaluated on the 2 held-out prompts before training and at each logged step; each step's reward, KL and loss
-    assert [sorted(entry) for entry in history] == [["eval_reward", "step"]] + [
-        ["eval_reward", "kl", "loss", "reward", "step"]
+    # evaluated on the 2 held-out prompts before training and at each logged step (the score and the monitor's
+    # signals); each step's reward, KL and loss
+    evaluation = ["eval_entropy", "eval_kl", "eval_length", "eval_reward"]
+    assert [sorted(set(entry) - {"monitor_warnings"}) for entry in history] == [[*evaluation, "step"]] + [
+        sorted([*evaluation, "kl", "loss", "reward", "step"])
     ] * 2
+    assert history[0]["eval_kl"] == 0.0 and history[0]["eval_length"] >= 1  # the start is its own reference
     assert [entry["step"] for entry in history] == [0, 1, 2]
     # the first step's answers came from the untrained policy: exactly its reference (LoRA's B starts at zero)
     assert history[1]["kl"] == 0.0 and history[2]["kl"] != 0.0
@@ -229,6 +237,31 @@ def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
     assert not (policy / "adapter_config.json").exists() and not any("value_head" in name for name in trained)
     shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
     assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
+
+
+def test_ppo_stops_at_the_monitors_first_warning_when_asked(tmp_path, monkeypatch, capsys):
+    import course_utils.recipes.ppo as recipe
+    from course_utils.ppo import HackingMonitor, MonitorThresholds
+
+    class Watchful(HackingMonitor):  # warns as soon as the KL moves at all
+        def __init__(self) -> None:
+            super().__init__(MonitorThresholds(kl=1e-9, entropy_change=None, length_change=None))
+
+    monkeypatch.setattr(recipe, "HackingMonitor", Watchful)
+    path = write_jsonl(tmp_path / "train.jsonl", hh_rows())
+    rm, policy = tmp_path / "rm", tmp_path / "policy"
+    assert (
+        main(["train", "reward", "--model", TINY, "--output-dir", str(rm), "--train", str(path), "--max-steps", "1"])
+        == 0
+    )
+    flags = ["--reward-model", str(rm), "--max-steps", "4", "--batch-size", "4", "--logging-steps", "1"]
+    flags += ["--learning-rate", "1e-2", "--eval-fraction", "0.25", "--max-new-tokens", "6", "--stop-on-warning"]
+    assert main(["train", "ppo", "--model", TINY, "--output-dir", str(policy), "--train", str(path), *flags]) == 0
+    history = json.loads((policy / "metrics.json").read_text())
+    # the first evaluation is the start (KL 0); the one after step 1 sees the policy moved: stopped there, of 4 steps
+    assert [entry["step"] for entry in history] == [0, 1]
+    assert history[1]["monitor_warnings"] == ["kl"] and "monitor_warnings" not in history[0]
+    assert "reward-hacking monitor: kl went from 0 to" in capsys.readouterr().out
 
 
 def test_a_recipe_run_again_trains_the_same_way(tmp_path):

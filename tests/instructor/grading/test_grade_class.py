@@ -89,10 +89,11 @@ GRADED_CELLS = {
     "lab5_rlhf_capstone": {
         "test_label_pairs",
         "test_best_of_n",
-        "test_best_of_n_kl",
         "test_measured_best_of_n_kl",
         "test_normalise",
+        "test_rlhf_loop",
         "test_training_target",
+        "test_discordance",
         "test_fit_gao",
         "test_balanced_win_rate",
     },

@@ -26,6 +26,13 @@ def test_there_is_a_lab_and_each_has_a_release() -> None:
         assert release_path(lab).exists(), f"labs/{lab} is missing: run `make release`."
 
 
+@pytest.mark.parametrize("lab", LABS)
+def test_every_solution_cell_has_its_own_id(lab: str) -> None:
+    """A cell without an id gets a random one at each release, and the committed release could never match."""
+    ids = [cell.get("id") for cell in json.loads(solution_path(lab).read_text())["cells"]]
+    assert None not in ids and len(set(ids)) == len(ids), f"{lab}: cells without an id, or sharing one"
+
+
 @pytest.fixture(scope="module")
 def fresh_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """labs/ regenerated from solutions/ in a scratch copy of the course."""
