@@ -19,6 +19,9 @@ What it builds:
   (Lab 3's policy, as lvwerra/gpt2-imdb is gpt2 tuned on IMDB).
 - ``models/distilbert-imdb-tiny/``: a DistilBERT-style sentiment classifier trained on the training reviews, prefixes
   of them and their opinion sentences (Lab 3's reward, as lvwerra/distilbert-imdb).
+- ``datasets/gsm8k/``: our arithmetic word problems in GSM8K's schema (see ``make_arithmetic_sample.py``).
+- ``models/gpt2-arith-tiny/``: the same architecture, digits as tokens of their own, pretrained on arithmetic stories
+  and worksheets: it knows its tables but not the answer format (the verifiable-rewards lab's policy).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from make_arithmetic_sample import main as write_arithmetic_sample
+from make_arithmetic_sample import pretraining_documents as arithmetic_documents
 from make_code_alpaca_sample import main as write_code_alpaca_sample
 from make_preference_sample import main as write_preference_sample
 from make_preference_sample import pretraining_documents as preference_documents
@@ -53,13 +58,22 @@ CONTEXT_LENGTH = 256
 ENDOFTEXT = "<|endoftext|>"
 
 
-def train_bpe(texts: Sequence[str], special_tokens: list[str]) -> Tokenizer:
-    """A byte-level BPE tokenizer (the GPT-2 / OPT kind) with ``special_tokens`` first in the vocabulary."""
+def train_bpe(
+    texts: Sequence[str], special_tokens: list[str], vocab_size: int = VOCAB_SIZE, digits_apart: bool = False
+) -> Tokenizer:
+    """A byte-level BPE tokenizer (the GPT-2 / OPT kind) with ``special_tokens`` first in the vocabulary; with
+    ``digits_apart``, every digit is a token of its own, as in Qwen2.5's and Llama 3's tokenizers (arithmetic
+    is then done digit by digit, never on arbitrary chunks such as "12" + "34")."""
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.pre_tokenizer = (
+        pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level])
+        if digits_apart
+        else byte_level
+    )
     bpe.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=special_tokens,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
@@ -80,9 +94,9 @@ def opt_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
     )
 
 
-def gpt2_tokenizer(texts: Sequence[str]) -> PreTrainedTokenizerFast:
+def gpt2_tokenizer(texts: Sequence[str], **bpe_options) -> PreTrainedTokenizerFast:
     """GPT-2's kind of tokenizer: one special token, ``<|endoftext|>``, and no padding token."""
-    bpe = train_bpe(texts, [ENDOFTEXT])
+    bpe = train_bpe(texts, [ENDOFTEXT], **bpe_options)
     return PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token=ENDOFTEXT, eos_token=ENDOFTEXT, unk_token=ENDOFTEXT)
 
 
@@ -166,10 +180,15 @@ def training_rows() -> list[dict[str, str]]:
 
 
 def pretrain_and_save(
-    name: str, model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, documents: Sequence[str], steps: int
+    name: str,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    documents: Sequence[str],
+    steps: int,
+    **pretrain_options,
 ) -> None:
     """Pretrain ``model`` on ``documents`` and save it with its tokenizer as ``models/<name>``."""
-    losses = pretrain(model, token_stream(tokenizer, documents), steps=steps)
+    losses = pretrain(model, token_stream(tokenizer, documents), steps=steps, **pretrain_options)
     print(f"{name}: {model.num_parameters():,} parameters, pretraining loss {losses[0]:.2f} -> {losses[-1]:.2f}")
     save_model(name, model, tokenizer)
 
@@ -210,17 +229,26 @@ def build_opt_tiny(tokenizer: PreTrainedTokenizerFast, documents: Sequence[str],
     pretrain_and_save("opt-tiny", OPTForCausalLM(config), tokenizer, documents, steps)
 
 
-def build_gpt2_tiny(name: str, documents: Sequence[str], steps: int = 500) -> None:
-    """A GPT-2-style tiny causal LM with GPT-2's kind of tokenizer, both trained on ``documents``.
+def build_gpt2_tiny(
+    name: str,
+    documents: Sequence[str],
+    steps: int = 500,
+    tokenizer: PreTrainedTokenizerFast | None = None,
+    batch_size: int = 16,
+    window: int = 128,
+    width: int = 128,
+) -> None:
+    """A GPT-2-style tiny causal LM (``width`` its embedding size) with GPT-2's kind of tokenizer (trained on
+    ``documents`` unless given), the model pretrained on ``documents``.
 
     Like gpt2 on the Hub it is a plain causal LM: Lab 2 loads it as a sequence classifier, which adds a freshly
     initialised scalar head, exactly as it does with gpt2.
     """
     torch.manual_seed(SEED)
-    tokenizer = gpt2_tokenizer(documents)
+    tokenizer = tokenizer or gpt2_tokenizer(documents)
     config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_embd=128,
+        n_embd=width,
         n_layer=2,
         n_head=4,
         n_positions=CONTEXT_LENGTH,
@@ -230,7 +258,20 @@ def build_gpt2_tiny(name: str, documents: Sequence[str], steps: int = 500) -> No
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
     )
-    pretrain_and_save(name, GPT2LMHeadModel(config), tokenizer, documents, steps)
+    pretrain_and_save(name, GPT2LMHeadModel(config), tokenizer, documents, steps, batch_size=batch_size, window=window)
+
+
+def build_arithmetic_tiny() -> None:
+    """``models/gpt2-arith-tiny``: the verifiable-rewards lab's policy, pretrained on arithmetic stories and
+    worksheets (``make_arithmetic_sample.py``), with digits as tokens of their own. Its tokenizer also reads the
+    lab's question-and-answer layout, so that the words of the format are whole tokens."""
+    documents = arithmetic_documents()
+    train = ASSETS / "datasets" / "gsm8k" / "main" / "train.jsonl"
+    rows = [json.loads(line) for line in train.read_text().splitlines()]
+    # the layout of `course_utils.labs.verifiable_rewards.question_prompt`
+    layout = [f"Question: {row['question']}\nAnswer: {row['answer']}" for row in rows]
+    tokenizer = gpt2_tokenizer([*documents, *layout], vocab_size=512, digits_apart=True)
+    build_gpt2_tiny("gpt2-arith-tiny", documents, steps=3000, tokenizer=tokenizer, batch_size=32, window=64, width=64)
 
 
 def review_fragments(rows: Sequence[dict], seed: int = SEED) -> list[tuple[str, int]]:
@@ -295,6 +336,8 @@ def main() -> None:
     reviews = [json.loads(line) for line in (ASSETS / "datasets" / "imdb" / "train.jsonl").read_text().splitlines()]
     build_gpt2_tiny("gpt2-imdb-tiny", [row["text"] for row in reviews])
     build_sentiment_classifier(reviews)
+    write_arithmetic_sample()
+    build_arithmetic_tiny()
     sizes = {str(p.relative_to(ASSETS)): p.stat().st_size for p in sorted(ASSETS.rglob("*")) if p.is_file()}
     print(json.dumps(sizes, indent=1))
     print(f"total {sum(sizes.values()) / 1e6:.2f} MB in {ASSETS}")

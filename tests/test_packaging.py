@@ -127,11 +127,12 @@ def test_nothing_a_learner_imports_needs_the_instructor_extra() -> None:
 # The rooms of the package, each with the rooms it may import: imports go down the layers. The shared helpers
 # (library_output.py, lm.py) are at the bottom; a lab's room, the capstone and the recipes never import each other.
 BASE = {"course_utils", "course_utils.library_output", "course_utils.lm"}
-LABS_MAY_IMPORT = BASE | {"course_utils.ppo", "course_utils.runtime", "course_utils.notebook"}
+LABS_MAY_IMPORT = BASE | {"course_utils.ppo", "course_utils.grpo", "course_utils.runtime", "course_utils.notebook"}
 ROOMS = {
     "library_output": {"course_utils"},
     "lm": {"course_utils", "course_utils.library_output"},
     "ppo": BASE,
+    "grpo": BASE,
     "runtime": BASE | {"course_utils.ppo"},
     "notebook": BASE | {"course_utils.ppo", "course_utils.runtime"},
     "labs": LABS_MAY_IMPORT,
@@ -178,13 +179,14 @@ def test_every_module_of_the_package_is_in_a_room() -> None:
     assert tops == set(ROOMS)
 
 
-def test_outside_the_ppo_engine_only_its_public_names_are_imported() -> None:
+@pytest.mark.parametrize("engine", ["ppo", "grpo"])
+def test_outside_an_engine_only_its_public_names_are_imported(engine: str) -> None:
     package = ROOT / "course_utils"
     for path in package.rglob("*.py"):
-        if "ppo" in path.relative_to(package).parts:
+        if engine in path.relative_to(package).parts:
             continue
-        internals = {name for name in course_imports(path) if name.startswith("course_utils.ppo.")}
-        assert not internals, f"{path.relative_to(ROOT)} reaches into the PPO engine: {sorted(internals)}"
+        internals = {name for name in course_imports(path) if name.startswith(f"course_utils.{engine}.")}
+        assert not internals, f"{path.relative_to(ROOT)} reaches into the {engine} engine: {sorted(internals)}"
 
 
 def test_nothing_outside_scripts_imports_a_script() -> None:

@@ -21,6 +21,8 @@ from transformers import (
     OPTForCausalLM,
     PretrainedConfig,
     PreTrainedModel,
+    Qwen2Config,
+    Qwen2ForCausalLM,
 )
 
 
@@ -111,6 +113,28 @@ ARCHITECTURES: dict[str, Architecture] = {
             hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3
         ),
         "gpt2-tiny",
+    ),
+    # The verifiable-rewards lab's policy: Qwen2.5's smallest chat model (grouped-query attention, 2 key-value heads,
+    # biases on q/k/v, tied embeddings), stored in bfloat16; its chat template calls tools. Digits are single tokens.
+    "Qwen/Qwen2.5-0.5B-Instruct": Architecture(
+        Qwen2ForCausalLM,
+        Qwen2Config,
+        dict(
+            torch_dtype="bfloat16",
+            vocab_size=151936,
+            hidden_size=896,
+            intermediate_size=4864,
+            num_hidden_layers=24,
+            num_attention_heads=14,
+            num_key_value_heads=2,
+            max_position_embeddings=32768,
+            rope_theta=1000000.0,
+            rms_norm_eps=1e-6,
+            tie_word_embeddings=True,
+            bos_token_id=151643,
+            eos_token_id=151645,
+        ),
+        "gpt2-arith-tiny",
     ),
     # Lab 5's gold reward: DeBERTa-v3-large with one output, trained on human preferences (relative attention).
     "OpenAssistant/reward-model-deberta-v3-large-v2": Architecture(

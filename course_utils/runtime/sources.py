@@ -53,6 +53,8 @@ ROLES: dict[str, Role] = {
     "capstone_policy": Role(hub_id="HuggingFaceTB/SmolLM2-135M", tiny_asset=("models", "gpt2-tiny")),
     "capstone_dialogues": Role(hub_id="Anthropic/hh-rlhf", tiny_asset=("datasets", "instruct_pairwise")),
     "gold_reward_model": Role(hub_id="OpenAssistant/reward-model-deberta-v3-large-v2", tiny_asset=None),
+    "rlvr_policy": Role(hub_id="Qwen/Qwen2.5-0.5B-Instruct", tiny_asset=("models", "gpt2-arith-tiny")),
+    "gsm8k": Role(hub_id="openai/gsm8k", tiny_asset=("datasets", "gsm8k")),
 }
 
 

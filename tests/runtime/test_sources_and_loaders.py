@@ -81,7 +81,7 @@ def test_resolve_full_with_mirror_lacking_the_repo_raises(monkeypatch, tmp_path)
 @pytest.mark.parametrize("profile", [FULL, Profile("tiny", "cpu")])
 def test_resolve_unknown_role_raises_key_error(profile):
     with pytest.raises(
-        KeyError, match="code_alpaca, dpo_model, gold_reward_model, imdb, instruct_pairwise, ppo_policy"
+        KeyError, match="code_alpaca, dpo_model, gold_reward_model, gsm8k, imdb, instruct_pairwise, ppo_policy"
     ):
         resolve("policy", profile)
 
@@ -98,6 +98,8 @@ def test_roles_hub_ids():
         "dpo_model": "HuggingFaceTB/SmolLM2-360M",
         "ultrafeedback": "HuggingFaceH4/ultrafeedback_binarized",
         "capstone_policy": "HuggingFaceTB/SmolLM2-135M",
+        "rlvr_policy": "Qwen/Qwen2.5-0.5B-Instruct",
+        "gsm8k": "openai/gsm8k",
         "capstone_dialogues": "Anthropic/hh-rlhf",
         "gold_reward_model": "OpenAssistant/reward-model-deberta-v3-large-v2",
     }

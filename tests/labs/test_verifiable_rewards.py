@@ -1,0 +1,103 @@
+import itertools
+import random
+
+import pytest
+
+from course_utils.labs.verifiable_rewards import (
+    answer_reward,
+    extract_answer,
+    format_reward,
+    lax_answer_reward,
+    load_demonstrations,
+    load_problems,
+    load_tool_problems,
+    normalise_number,
+    pass_at_k,
+    true_answer,
+)
+
+
+@pytest.mark.parametrize(
+    ("completion", "expected"),
+    [
+        ("Ann has 7+5 = <<7+5=12>>12 apples.\n#### 12", "12"),
+        ("#### 12", "12"),
+        ("####   12  \n", "12"),  # spaces around the number
+        ("#### -5", "-5"),
+        ("#### +5", "5"),
+        ("#### 1,000", "1000"),
+        ("#### 2.50", "2.5"),
+        ("#### -0", "0"),
+        ("Ann has 12 apples.", None),  # no mark: a number in the reasoning is not the answer
+        ("#### 12\n#### 13", None),  # two answers
+        ("#### twelve", None),
+        ("#### 12 apples", None),  # anything after the number
+        ("#### 1,00", None),  # not a thousands separator
+        ("####", None),
+        ("", None),
+    ],
+)
+def test_extract_answer_reads_only_the_stated_format(completion, expected):
+    assert extract_answer(completion) == expected
+
+
+def test_answer_reward_compares_normalised_numbers():
+    completions = ["#### 1000", "#### 999", "The answer is 1000", "#### 1,000.0"]
+    assert answer_reward(completions, ["1,000"] * 4) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_format_reward_is_kept_apart_from_correctness():
+    assert format_reward(["#### 3", "#### 4", "4", "#### 3 #### 4"]) == [1.0, 1.0, 0.0, 0.0]
+
+
+def test_lax_reward_accepts_the_number_anywhere_but_not_inside_another():
+    completions = ["I guess 11 12 13", "#### 112", "12.5", "#### 12"]
+    assert lax_answer_reward(completions, ["12"] * 4) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_normalise_number_refuses_text():
+    with pytest.raises(ValueError, match="Not a number"):
+        normalise_number("twelve")
+
+
+def test_true_answer_is_the_number_after_the_mark():
+    assert true_answer("Natalia sold 48/2 = <<48/2=24>>24 clips.\n#### 72") == "72"
+
+
+def brute_force_pass_at_k(n: int, c: int, k: int) -> float:
+    """The share of all k-subsets of n samples (c of them correct) holding at least one correct sample."""
+    samples = [True] * c + [False] * (n - c)
+    subsets = list(itertools.combinations(samples, k))
+    return sum(any(subset) for subset in subsets) / len(subsets)
+
+
+def test_pass_at_k_matches_brute_force():
+    draw = random.Random(0)
+    for _ in range(20):
+        n = draw.randint(1, 9)
+        c, k = draw.randint(0, n), draw.randint(1, n)
+        assert pass_at_k(n, c, k) == pytest.approx(brute_force_pass_at_k(n, c, k))
+    # 2 right of 4, k = 2: 1 - C(2, 2) / C(4, 2) = 1 - 1/6
+    assert pass_at_k(4, 2, 2) == pytest.approx(5 / 6)
+
+
+def test_pass_at_k_refuses_impossible_counts():
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        pass_at_k(4, 5, 1)
+
+
+def test_the_tiny_problems_have_gsm8k_schema_and_keep_test_questions_out_of_training(tiny_profile):
+    problems, tools = load_problems(tiny_profile), load_tool_problems(tiny_profile)
+    demonstrations = load_demonstrations(tiny_profile)
+    for rows in (problems["train"], problems["test"], tools["train"], tools["test"], demonstrations):
+        assert rows.column_names == ["question", "answer"]
+        assert all(extract_answer(answer.splitlines()[-1]) is not None for answer in rows["answer"])
+    assert not set(problems["test"]["question"]) & {*problems["train"]["question"], *demonstrations["question"]}
+    assert not set(tools["test"]["question"]) & {*tools["train"]["question"], *demonstrations["question"]}
+
+
+def test_the_tutor_slips_on_some_demonstrations_only(tiny_profile):
+    truth = {row["question"]: true_answer(row["answer"]) for row in load_problems(tiny_profile)["train"]}
+    demonstrations = [row for row in load_demonstrations(tiny_profile) if row["question"] in truth]
+    right = sum(answer_reward([row["answer"]], [truth[row["question"]]])[0] for row in demonstrations)
+    assert 0.5 < right / len(demonstrations) < 0.7  # 4 slips in 10
