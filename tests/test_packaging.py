@@ -137,7 +137,7 @@ ROOMS = {
     "notebook": BASE | {"course_utils.ppo", "course_utils.runtime"},
     "labs": LABS_MAY_IMPORT,
     "capstone": LABS_MAY_IMPORT,
-    "recipes": BASE | {"course_utils.ppo", "course_utils.runtime", "course_utils.notebook"},
+    "recipes": BASE | {"course_utils.ppo", "course_utils.grpo", "course_utils.runtime", "course_utils.notebook"},
     "cli": {"course_utils.recipes", "course_utils.instructor"},
 }
 

@@ -1,4 +1,4 @@
-"""`course train sft|reward|ppo|dpo`: the command line of `run_recipe`."""
+"""`course train sft|reward|ppo|dpo|grpo`: the command line of `run_recipe`."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from .config import METHODS, RecipeConfig
 
 # What a flag means where its name does not say it all (RecipeConfig documents every field).
 MEANINGS = {
-    "mini-batch-size": "ppo: answers per optimiser update; default: the whole batch",
+    "mini-batch-size": "ppo and grpo: answers per optimiser update; default: the whole batch",
+    "group-size": "grpo: answers sampled per prompt; ",
     "max-new-tokens": "ppo: the longest answer sampled; ",
-    "beta": "the KL coefficient (DPO's beta; PPO's fixed KL penalty); ",
-    "batch-size": "rows per process per step (ppo: answers sampled); ",
+    "beta": "the KL coefficient (DPO's beta; PPO's fixed KL penalty; GRPO's k3 weight); ",
+    "batch-size": "rows per process per step (ppo: answers sampled; grpo: prompts); ",
 }
 
 
@@ -22,6 +23,9 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
     train.add_argument("--config", help="a YAML or JSON file of RecipeConfig settings (flags override it)")
     train.add_argument("--model", help="a Hub id or a local directory")
     train.add_argument("--reward-model", help="ppo: the reward model scoring the answers (a Hub id or a directory)")
+    train.add_argument(
+        "--reward-function", help="grpo: your verifier, module:function or file.py:function (completions, **columns)"
+    )
     train.add_argument("--output-dir", help="where the model, metrics.json and loss.png go")
     train.add_argument("--train", dest="train_files", nargs="+", help=".jsonl, .jsonl.gz, .json or .parquet files")
     train.add_argument("--dataset", help="a Hub dataset id instead of files (e.g. Anthropic/hh-rlhf)")
@@ -40,6 +44,7 @@ def add_train_arguments(train: argparse.ArgumentParser) -> None:
         ("max-steps", int),
         ("batch-size", int),
         ("mini-batch-size", int),
+        ("group-size", int),
         ("gradient-accumulation-steps", int),
         ("learning-rate", float),
         ("max-length", int),

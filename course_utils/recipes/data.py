@@ -17,6 +17,7 @@ SCHEMAS: dict[str, tuple[tuple[str, ...], ...]] = {
     "reward": (("chosen", "rejected"),),
     "ppo": (("prompt",), ("chosen",)),
     "dpo": (("chosen", "rejected"),),
+    "grpo": (("prompt",),),  # and any other columns: the reward function reads them
 }
 SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".parquet")
 
@@ -107,10 +108,12 @@ def method_rows(rows: Dataset, method: str) -> Dataset:
 
     sft: prompt / completion (the loss on the completion only); an hh-rlhf dialogue (``chosen``) is cut before its
     last ``Assistant:`` turn, which becomes the completion. ppo: the prompt alone, cut the same way. reward and dpo:
-    chosen / rejected, the whole dialogues (TRL finds the shared prompt itself).
+    chosen / rejected, the whole dialogues (TRL finds the shared prompt itself). grpo: every column as it is.
     """
     if method in ("reward", "dpo"):
         return rows.select_columns(["chosen", "rejected"])
+    if method == "grpo":
+        return rows  # the prompt, and whatever else the reward function reads
     wanted = ["prompt", "completion"] if method == "sft" else ["prompt"]
     if all(column in rows.column_names for column in wanted):
         return rows.select_columns(wanted)

@@ -1,5 +1,5 @@
-"""`run_recipe`: a `RecipeConfig` trained with TRL's trainer for its method (our PPO engine for ppo), saved with its
-metrics and loss plot."""
+"""`run_recipe`: a `RecipeConfig` trained with TRL's trainer for its method (our PPO and GRPO engines for ppo and
+grpo), saved with its metrics and loss plot."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from ..runtime.loaders import load_tokenizer
 from ..runtime.training import trainer_settings
 from .config import RecipeConfig
 from .data import check_columns, method_rows, read_rows
+from .grpo import PANELS as GRPO_PANELS
+from .grpo import run_grpo_recipe
 from .ppo import PANELS as PPO_PANELS
 from .ppo import run_ppo_recipe
 
@@ -24,6 +26,7 @@ PANELS = {
     "reward": {"Bradley-Terry loss": ("loss", "eval_loss")},
     "dpo": {"DPO loss": ("loss", "eval_loss")},
     "ppo": PPO_PANELS,
+    "grpo": GRPO_PANELS,
 }
 
 
@@ -91,7 +94,7 @@ def build_trainer(config: RecipeConfig) -> Trainer:
 
 
 def run_recipe(config: RecipeConfig) -> Path:
-    """Train ``config.model`` with ``config.method`` (`build_trainer`, or `run_ppo_recipe` for ppo) and save the
+    """Train ``config.model`` with ``config.method`` (`build_trainer`; `run_ppo_recipe`, `run_grpo_recipe`) and save the
     model (LoRA adapters merged), its tokenizer, ``metrics.json`` (the logged history) and ``loss.png`` to
     ``config.output_dir``; on several processes, only the main one writes."""
     from accelerate import PartialState
@@ -100,6 +103,8 @@ def run_recipe(config: RecipeConfig) -> Path:
         prompts, held_out = recipe_rows(config)  # checked before any model is loaded
         held_out_prompts = None if held_out is None else list(held_out["prompt"])
         model, tokenizer, history = run_ppo_recipe(config, list(prompts["prompt"]), held_out_prompts)
+    elif config.method == "grpo":
+        model, tokenizer, history = run_grpo_recipe(config, *recipe_rows(config))
     else:
         trainer = build_trainer(config)
         trainer.train()
@@ -111,6 +116,6 @@ def run_recipe(config: RecipeConfig) -> Path:
         tokenizer.save_pretrained(output)
         (output / "metrics.json").write_text(json.dumps(history, indent=1))
         title = f"course train {config.method}: {Path(config.model).name}"  # a Hub id's name, or the folder's
-        xlabel = "PPO step" if config.method == "ppo" else "optimizer step"
+        xlabel = {"ppo": "PPO step", "grpo": "GRPO step"}.get(config.method, "optimizer step")
         plot_history(history, PANELS[config.method], title, xlabel).savefig(output / "loss.png")
     return output

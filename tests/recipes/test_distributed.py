@@ -1,6 +1,6 @@
 """Two CPU processes under torchrun (DDP over gloo), launched once as docs/train.md says
-(``ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 ...``): `course train`'s trainer and our PPO engine stay in
-step, and the engine's statistics are gathered over both processes."""
+(``ACCELERATE_USE_CPU=true torchrun --nproc_per_node 2 ...``): `course train`'s trainer and our PPO and GRPO engines
+stay in step, and the engines' statistics are gathered over both processes."""
 
 from __future__ import annotations
 
@@ -27,15 +27,17 @@ HH = [
 # Each rank: 5 steps of `course train dpo` (2 pairs a step); 2 PPO steps of our engine on its own queries with its
 # own constant reward (rank 0 scores 1, rank 1 scores 3); 2 steps of `course train ppo` (each rank samples its own
 # prompts; the tiny GPT-2 with a fresh one-score head as the reward model), evaluated on 3 prompts shared unevenly;
+# 2 steps of `course train grpo` (each rank its own prompts, 4 answers to each, a length reward from a file);
 # after each, a digest of the weights the rank ended with.
 RANK_REPORT = """import hashlib, json, sys
 from pathlib import Path
 
 import torch
+from datasets import Dataset
 
 from course_utils.runtime.loaders import load_tokenizer
 from course_utils.ppo import CausalLMWithValueHead, PPOConfig, PPOTrainer
-from course_utils.recipes import RecipeConfig, build_trainer, run_ppo_recipe
+from course_utils.recipes import RecipeConfig, build_trainer, run_grpo_recipe, run_ppo_recipe
 
 
 def digest(weights):
@@ -70,8 +72,17 @@ config = RecipeConfig(method="ppo", model=source, reward_model=str(out / "rm"), 
                       train_files=(pairs,), max_steps=2, batch_size=4, logging_steps=1, max_new_tokens=6)
 policy, _, history = run_ppo_recipe(config, prompts[3:], prompts[:3])
 recipe_ppo = {"digest": digest(policy.state_dict()), "history": history}
-(out / f"rank{rank}.json").write_text(json.dumps({"recipe": recipe, "engine": engine, "recipe_ppo": recipe_ppo}))
+config = RecipeConfig(method="grpo", model=source, reward_function=f"{out / 'verifier.py'}:score",
+                      output_dir=str(out / "grpo"), train_files=(pairs,), max_steps=2, batch_size=2, group_size=4,
+                      logging_steps=1, max_new_tokens=6, learning_rate=1e-2)
+rows = Dataset.from_dict({"prompt": prompts})
+policy, _, history = run_grpo_recipe(config, rows.select(range(3, len(prompts))), rows.select(range(3)))
+recipe_grpo = {"digest": digest(policy.state_dict()), "history": history}
+(out / f"rank{rank}.json").write_text(json.dumps({"recipe": recipe, "engine": engine, "recipe_ppo": recipe_ppo,
+                                                  "recipe_grpo": recipe_grpo}))
 """
+# A verifier for `course train grpo`: longer answers score more, so that every group has advantages to learn from.
+VERIFIER = "def score(completions, **columns):\n    return [len(completion) / 10 for completion in completions]\n"
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +93,7 @@ def ranks(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     pairs.write_text("".join(json.dumps(row) + "\n" for row in HH))
     script = folder / "rank_report.py"
     script.write_text(RANK_REPORT)
+    (folder / "verifier.py").write_text(VERIFIER)
     reward_model = AutoModelForSequenceClassification.from_pretrained(TINY, num_labels=1)  # a one-score head
     reward_model.save_pretrained(folder / "rm")
     AutoTokenizer.from_pretrained(TINY).save_pretrained(folder / "rm")
@@ -116,3 +128,10 @@ def test_course_train_ppo_keeps_both_processes_in_step_and_logs_what_both_saw(ra
     # the same history on both: rewards gathered over both ranks' own prompts, evaluations over both shares (2 + 1)
     assert ppo[0]["history"] == ppo[1]["history"]
     assert [entry["step"] for entry in ppo[0]["history"]] == [0, 1, 2]
+
+
+def test_course_train_grpo_keeps_both_processes_in_step_and_logs_what_both_saw(ranks):
+    grpo = [rank["recipe_grpo"] for rank in ranks]
+    assert grpo[0]["digest"] == grpo[1]["digest"]
+    assert grpo[0]["history"] == grpo[1]["history"]  # means over both ranks; evaluations over both shares
+    assert [entry["step"] for entry in grpo[0]["history"]] == [1, 2]

@@ -42,7 +42,7 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 
 def test_the_configuration_checks_every_field_in_one_line():
     with pytest.raises(
-        ValueError, match=r"method must be one of sft, reward, ppo, dpo, not 'rl'.*learning_rate must be"
+        ValueError, match=r"method must be one of sft, reward, ppo, dpo, grpo, not 'rl'.*learning_rate must be"
     ):
         RecipeConfig(method="rl", model="gpt2", output_dir="out", train_files=("a.jsonl",), learning_rate=0)
     with pytest.raises(ValueError, match="give train_files or a dataset"):
@@ -193,6 +193,86 @@ def test_each_method_trains_the_tiny_model_from_files_end_to_end(tmp_path, metho
     assert not (out / "adapter_config.json").exists()
     shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
     assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
+
+
+def test_grpo_takes_a_reward_function_and_groups_that_fit_its_mini_batches():
+    files = {"model": "gpt2", "output_dir": "out", "train_files": ("prompts.jsonl",)}
+    with pytest.raises(ValueError, match="grpo needs a reward_function, and only grpo takes one"):
+        RecipeConfig(method="grpo", **files)
+    with pytest.raises(ValueError, match="grpo needs a reward_function, and only grpo takes one"):
+        RecipeConfig(method="ppo", reward_model="rm", reward_function="v:f", **files)
+    with pytest.raises(ValueError, match="group_size must be at least 2"):
+        RecipeConfig(method="grpo", reward_function="v:f", group_size=1, **files)
+    with pytest.raises(ValueError, match=r"batch_size x group_size \(64\) must be a multiple of mini_batch_size"):
+        RecipeConfig(method="grpo", reward_function="v:f", mini_batch_size=5, **files)
+    with pytest.raises(ValueError, match="grpo updates once per mini-batch"):
+        RecipeConfig(method="grpo", reward_function="v:f", gradient_accumulation_steps=2, **files)
+
+
+VERIFIER = """
+from course_utils.labs.verifiable_rewards import answer_reward
+
+
+def score(completions, answer, **columns):
+    rewards = answer_reward(completions, answer)
+    return [reward + 0.1 * ("####" in completion) for reward, completion in zip(rewards, completions)]
+"""
+
+
+def grpo_prompts(path: Path) -> Path:
+    """Prompts with the true answer in a column of their own, as the reward function reads it."""
+    questions = [(f"Ann has {a} pens. Ann gets {b} more. How many pens does Ann have now?", a + b) for a, b in
+                 [(2, 3), (4, 5), (6, 2), (3, 3), (7, 1), (5, 4), (2, 8), (9, 9)]]  # fmt: skip
+    return write_jsonl(path, [{"prompt": f"Question: {q}\nAnswer: ", "answer": str(a)} for q, a in questions])
+
+
+def test_grpo_trains_with_a_verifier_from_a_python_file(tmp_path):
+    (tmp_path / "verifier.py").write_text(VERIFIER)
+    model, out = str(asset_path("models", "gpt2-arith-tiny")), tmp_path / "policy"
+    flags = ["--reward-function", f"{tmp_path / 'verifier.py'}:score", "--max-steps", "2", "--batch-size", "2"]
+    flags += ["--group-size", "4", "--mini-batch-size", "4", "--max-new-tokens", "8", "--logging-steps", "1"]
+    flags += ["--learning-rate", "1e-2", "--eval-fraction", "0.25", "--max-length", "64"]
+    assert (
+        main(
+            [
+                "train",
+                "grpo",
+                "--model",
+                model,
+                "--output-dir",
+                str(out),
+                "--train",
+                str(grpo_prompts(tmp_path / "p.jsonl")),
+                *flags,
+            ]
+        )
+        == 0
+    )
+    history = json.loads((out / "metrics.json").read_text())
+    assert [entry["step"] for entry in history] == [1, 2]
+    assert all(
+        {"reward", "loss", "entropy", "clip_ratio/region_mean", "eval_reward"} <= set(entry) for entry in history
+    )
+    assert (out / "loss.png").stat().st_size > 0 and not (out / "adapter_config.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("verifier", "name it module:function"),
+        ("no_such_module_here:score", "importing no_such_module_here failed"),
+        ("{tmp}/verifier.py:nothing", "has no function nothing"),
+        ("{tmp}/missing.py:score", "no such file"),
+    ],
+)
+def test_a_reward_function_that_cannot_be_found_stops_the_command_in_one_line(tmp_path, capsys, spec, problem):
+    (tmp_path / "verifier.py").write_text(VERIFIER)
+    prompts = grpo_prompts(tmp_path / "p.jsonl")
+    spec = spec.format(tmp=tmp_path)
+    args = ["train", "grpo", "--model", TINY, "--output-dir", str(tmp_path / "o"), "--train", str(prompts)]
+    assert main([*args, "--reward-function", spec]) == 2
+    error = capsys.readouterr().err.strip()
+    assert problem in error and len(error.splitlines()) == 1
 
 
 def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
