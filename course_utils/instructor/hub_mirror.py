@@ -4,9 +4,9 @@ Every repository the full profile reads gets a directory ``DIR/<owner>/<name>/``
 
 - models of the real architectures (``course_utils.runtime.architectures``: OPT-350m's projected embeddings and
   post-layer-norm, GPT-2's Conv1D attention, SmolLM2's Llama layers with grouped-query attention, DistilBERT with
-  NEGATIVE / POSITIVE labels, DeBERTa-v3's relative attention with one output): the real configuration classes, module
-  names and context lengths, with random weights, and depth and width shrunk (``--size shrunk``, the default) or at
-  their real size;
+  NEGATIVE / POSITIVE labels, DeBERTa-v3's relative attention with one output, Qwen2.5's biased q/k/v projections):
+  the real configuration classes, module names and context lengths, with random weights, and depth and width shrunk
+  (``--size shrunk``, the default) or at their real size;
 - datasets in the real schemas and file layouts, with texts at realistic lengths (long tails included, so that
   truncation is exercised), built from our packaged sample data.
 
@@ -41,6 +41,7 @@ ROWS = {
     "imdb": {"train": 400, "test": 100, "unsupervised": 100},
     "ultrafeedback": {"train_prefs": 400, "test_prefs": 48},
     "hh_rlhf": {"train": 400, "test": 48},
+    "gsm8k": {"train": 400, "test": 100},
 }
 
 
@@ -102,6 +103,14 @@ def write_hh_rlhf(mirror: Path, splits: dict[str, Sequence[dict]]) -> None:
             handle.writelines(json.dumps(row) + "\n" for row in rows)
 
 
+def write_gsm8k(mirror: Path, splits: dict[str, Sequence[dict]]) -> None:
+    """openai/gsm8k: one parquet shard per split (train, test) of question / answer under main/ (and socratic/)."""
+    folder = mirror / "openai" / "gsm8k" / "main"
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, rows in splits.items():
+        Dataset.from_list(list(rows)).to_parquet(folder / f"{split}-00000-of-00001.parquet")
+
+
 def _sample(name: str) -> list[dict]:
     path = asset_path("datasets", *name.split("/"))
     return [json.loads(line) for line in path.read_text().splitlines()]
@@ -124,7 +133,7 @@ def _stretch(texts: Sequence[str], median: int, rng: random.Random, cap: int) ->
 
 
 def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
-    """Writers for the five datasets, their texts at about the real datasets' lengths (medians in characters)."""
+    """Writers for the six datasets, their texts at about the real datasets' lengths (medians in characters)."""
     rng = random.Random(seed)
     code = _sample("code_alpaca/code_alpaca_sample.jsonl")
     pairs = _sample("instruct_pairwise/instruct_pairwise_sample.jsonl")
@@ -188,12 +197,28 @@ def realistic_datasets(seed: int = 0) -> dict[str, Callable[[Path], None]]:
         split: [dialogue(rng.choice(pairs), 2 if i % 3 == 0 else 1) for i in range(n)]
         for split, n in ROWS["hh_rlhf"].items()
     }
+    problems = _sample("gsm8k/main/train.jsonl")
+    context = _stretch([row["question"].rsplit(". ", 1)[0] + "." for row in problems], median=120, rng=rng, cap=800)
+
+    def word_problem(row: dict) -> dict:
+        """A GSM8K row: a longer story before the question, and a worked solution of 2 to 5 annotated lines (median
+        about 230 and 290 characters, as GSM8K's), its last line ``#### <number>``."""
+        story, _, question = row["question"].rpartition(". ")
+        steps = [rng.choice(problems)["answer"].rsplit("\n#### ", 1)[0] for _ in range(rng.randint(1, 4))]
+        worked, final = row["answer"].rsplit("\n#### ", 1)
+        return {
+            "question": f"{context(story + '.')} {question}",
+            "answer": "\n".join([*steps, worked, f"#### {final}"]),
+        }
+
+    problem_rows = {split: [word_problem(rng.choice(problems)) for _ in range(n)] for split, n in ROWS["gsm8k"].items()}
     return {
         "code_alpaca": lambda mirror: write_code_alpaca(mirror, code_rows),
         "instruct_pairwise": lambda mirror: write_instruct_pairs(mirror, pair_rows),
         "imdb": lambda mirror: write_imdb(mirror, review_rows),
         "ultrafeedback": lambda mirror: write_ultrafeedback(mirror, feedback_rows),
         "hh_rlhf": lambda mirror: write_hh_rlhf(mirror, dialogue_rows),
+        "gsm8k": lambda mirror: write_gsm8k(mirror, problem_rows),
     }
 
 

@@ -101,3 +101,20 @@ def test_the_tutor_slips_on_some_demonstrations_only(tiny_profile):
     demonstrations = [row for row in load_demonstrations(tiny_profile) if row["question"] in truth]
     right = sum(answer_reward([row["answer"]], [truth[row["question"]]])[0] for row in demonstrations)
     assert 0.5 < right / len(demonstrations) < 0.7  # 4 slips in 10
+
+
+def test_the_mirror_holds_gsm8k_in_its_real_layout_and_schema(tmp_path, monkeypatch):
+    from course_utils.instructor.hub_mirror import realistic_datasets
+    from course_utils.runtime.profiles import Profile
+
+    realistic_datasets()["gsm8k"](tmp_path)
+    monkeypatch.setenv("COURSE_HUB_MIRROR", str(tmp_path))
+    full = Profile("full", "cpu")
+    problems = load_problems(full)  # the full profile's code path: openai/gsm8k, data_dir main
+    assert {split: rows.column_names for split, rows in problems.items()} == {
+        "train": ["question", "answer"],
+        "test": ["question", "answer"],
+    }
+    assert all(extract_answer(answer.splitlines()[-1]) for answer in problems["test"]["answer"])
+    assert load_demonstrations(full)["question"] == problems["train"]["question"]  # GSM8K's own solutions
+    assert load_tool_problems(full)["test"]["question"] == problems["test"]["question"]
