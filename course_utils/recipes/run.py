@@ -117,5 +117,8 @@ def run_recipe(config: RecipeConfig) -> Path:
         (output / "metrics.json").write_text(json.dumps(history, indent=1))
         title = f"course train {config.method}: {Path(config.model).name}"  # a Hub id's name, or the folder's
         xlabel = {"ppo": "PPO step", "grpo": "GRPO step"}.get(config.method, "optimizer step")
-        plot_history(history, PANELS[config.method], title, xlabel).savefig(output / "loss.png")
+        # the panels of what was logged: a run without held-out rows has no evaluation to draw
+        logged = {key for entry in history for key in entry}
+        panels = {label: keys for label, keys in PANELS[config.method].items() if logged & set(keys)}
+        plot_history(history, panels, title, xlabel).savefig(output / "loss.png")
     return output

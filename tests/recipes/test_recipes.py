@@ -317,6 +317,13 @@ def test_ppo_trains_against_the_reward_model_course_train_reward_made(tmp_path):
     assert not (policy / "adapter_config.json").exists() and not any("value_head" in name for name in trained)
     shared = [name for name in base if name in trained and "attn.c_attn.weight" in name]
     assert shared and any(not torch.equal(trained[name], base[name]) for name in shared)
+    # without held-out prompts: no evaluation, and the plot has the panels of what was logged
+    alone = tmp_path / "alone"
+    flags = [*flags[:-2], "--eval-fraction", "0", "--max-steps", "1"]
+    assert main(["train", "ppo", "--model", TINY, "--output-dir", str(alone), "--train", str(path), *flags]) == 0
+    assert [sorted(entry) for entry in json.loads((alone / "metrics.json").read_text())] == [
+        ["kl", "loss", "reward", "step"]
+    ]
 
 
 def test_ppo_stops_at_the_monitors_first_warning_when_asked(tmp_path, monkeypatch, capsys):
