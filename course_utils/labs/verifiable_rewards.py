@@ -9,7 +9,7 @@ line is ``#### <the number>``. The policy is asked to answer in that format too;
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from math import comb
 
@@ -107,6 +107,26 @@ def pass_at_k(n: int, c: int, k: int) -> float:
     if not 0 <= c <= n or not 1 <= k <= n:
         raise ValueError(f"Need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}.")
     return 1.0 - comb(n - c, k) / comb(n, k)
+
+
+def advantage_mass(
+    advantages_fn: Callable[[torch.Tensor, int], torch.Tensor], group_size: int, solve_rate: float
+) -> float:
+    """How hard a question pushes on the policy under ``advantages_fn``: the expected sum of its group's
+    ``|advantage|`` when each of ``group_size`` answers is right with probability ``solve_rate``, computed exactly
+    over the number of right answers k ~ Binomial(group_size, solve_rate) (a group's order does not matter).
+
+    Dr. GRPO's argument (Liu et al. 2025, section 3.1) in one number: dividing by the group's std, which is small when
+    nearly all answers agree, gives questions that are almost always or almost never solved more push, relative to
+    the ones in between, than the plain difference from the mean does."""
+    if not 0 <= solve_rate <= 1 or group_size < 2:
+        raise ValueError(f"Need 0 <= solve_rate <= 1 and group_size >= 2, got {solve_rate} and {group_size}.")
+    mass = 0.0
+    for right in range(group_size + 1):
+        rewards = torch.tensor([1.0] * right + [0.0] * (group_size - right))
+        chance = comb(group_size, right) * solve_rate**right * (1 - solve_rate) ** (group_size - right)
+        mass += chance * advantages_fn(rewards, group_size).abs().sum().item()
+    return mass
 
 
 def trl_grpo_loss(

@@ -3,7 +3,9 @@ import random
 
 import pytest
 
+from course_utils.grpo import dr_grpo_advantages, grpo_advantages
 from course_utils.labs.verifiable_rewards import (
+    advantage_mass,
     answer_reward,
     extract_answer,
     format_reward,
@@ -118,3 +120,22 @@ def test_the_mirror_holds_gsm8k_in_its_real_layout_and_schema(tmp_path, monkeypa
     assert all(extract_answer(answer.splitlines()[-1]) for answer in problems["test"]["answer"])
     assert load_demonstrations(full)["question"] == problems["train"]["question"]  # GSM8K's own solutions
     assert load_tool_problems(full)["test"]["question"] == problems["test"]["question"]
+
+
+def test_advantage_mass_is_the_expected_push_of_a_group():
+    # G = 2, solve rate 1/2: one right and one wrong with probability 2 x 1/4 = 1/2 (otherwise the rewards are equal
+    # and the advantages 0). Dr. GRPO's advantages are then +-0.5 (sum 1); GRPO's are +-0.5 / (0.70711 + 1e-4).
+    assert advantage_mass(dr_grpo_advantages, 2, 0.5) == pytest.approx(0.5)
+    assert advantage_mass(grpo_advantages, 2, 0.5) == pytest.approx(0.5 / (0.5**0.5 + 1e-4), rel=1e-5)
+
+
+def test_dividing_by_the_std_pushes_rare_successes_harder_relative_to_even_odds():
+    # G = 8: the std multiplies a question solved 5% of the time by 1.758 / 0.665 = 2.64, one solved half the time by
+    # 6.942 / 3.5 = 1.98: the rare successes gain a third on the even odds.
+    rare, even = 0.05, 0.5
+    at_rare = advantage_mass(grpo_advantages, 8, rare) / advantage_mass(dr_grpo_advantages, 8, rare)
+    at_even = advantage_mass(grpo_advantages, 8, even) / advantage_mass(dr_grpo_advantages, 8, even)
+    assert at_rare == pytest.approx(2.64, abs=0.01) and at_even == pytest.approx(1.98, abs=0.01)
+    assert advantage_mass(grpo_advantages, 8, 0.95) == pytest.approx(advantage_mass(grpo_advantages, 8, rare))
+    with pytest.raises(ValueError, match="solve_rate"):
+        advantage_mass(grpo_advantages, 8, 1.5)
