@@ -9,6 +9,7 @@ line is ``#### <the number>``. The policy is asked to answer in that format too;
 from __future__ import annotations
 
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
 from math import comb
@@ -17,9 +18,10 @@ import torch
 from datasets import Dataset, DatasetDict, load_dataset
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from ..grpo import sample_groups
 from ..runtime.profiles import Profile
 from ..runtime.sources import resolve
-from ..runtime.training import reference_trainer
+from ..runtime.training import reference_trainer, trainer_kwargs
 
 ANSWER_MARK = "####"
 # After the mark: spaces, a sign, digits (with thousands commas allowed), a decimal part; then nothing but spaces.
@@ -127,6 +129,72 @@ def advantage_mass(
         chance = comb(group_size, right) * solve_rate**right * (1 - solve_rate) ** (group_size - right)
         mass += chance * advantages_fn(rewards, group_size).abs().sum().item()
     return mass
+
+
+# (prompts, completions, rewards) -> the rows to fine-tune on, each {"prompt": ..., "completion": ...}
+SelectFn = Callable[[Sequence[str], Sequence[str], Sequence[float]], list[dict[str, str]]]
+
+
+def verified_examples(
+    prompts: Sequence[str], completions: Sequence[str], rewards: Sequence[float]
+) -> list[dict[str, str]]:
+    """Expert iteration's data: the answers the verifier accepted (reward 1), each distinct answer to a prompt once,
+    in the order they came (rejection sampling, as in Yuan et al. 2023's RFT: distinct right answers, no copies)."""
+    kept, seen = [], set()
+    for prompt, completion, reward in zip(prompts, completions, rewards, strict=True):
+        if reward == 1.0 and (prompt, completion) not in seen:
+            seen.add((prompt, completion))
+            kept.append({"prompt": prompt, "completion": completion})
+    return kept
+
+
+def expert_iteration(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    problems: Dataset,
+    select: SelectFn,
+    profile: Profile,
+    rounds: int,
+    questions_per_round: int,
+    group_size: int = 8,
+    sft_steps: int = 20,
+    learning_rate: float = 1e-4,
+    max_new_tokens: int = 48,
+    reward_fn: Callable[..., Sequence[float]] | None = None,
+) -> list[dict[str, float]]:
+    """Expert iteration on ``problems`` (question / answer rows): each round samples ``group_size`` answers to
+    ``questions_per_round`` questions, verifies them (``reward_fn``, `answer_reward` by default), keeps what
+    ``select`` keeps, and fine-tunes ``model`` on it with TRL's SFTTrainer for ``sft_steps`` steps (the loss on the
+    answers only), from where the last round left it. Returns one row per round: the answers sampled so far and how
+    many were kept. A round that keeps nothing trains nothing."""
+    from trl import SFTConfig, SFTTrainer
+
+    reward_fn = reward_fn or answer_reward
+    history, sampled = [], 0
+    picker = torch.Generator().manual_seed(profile.seed)
+    for round_ in range(rounds):
+        rows = problems.select(torch.randperm(len(problems), generator=picker)[:questions_per_round].tolist())
+        prompts = [question_prompt(question) for question in rows["question"] for _ in range(group_size)]
+        truths = [true_answer(answer) for answer in rows["answer"] for _ in range(group_size)]
+        queries = [tokenizer(prompt, return_tensors="pt").input_ids[0] for prompt in prompts]
+        model.eval()
+        responses, _ = sample_groups(model, tokenizer, queries, max_new_tokens)
+        completions = tokenizer.batch_decode(responses, skip_special_tokens=True)
+        kept = select(prompts, completions, reward_fn(completions, answer=truths))
+        sampled += len(completions)
+        if kept:
+            with tempfile.TemporaryDirectory() as scratch:
+                config = SFTConfig(
+                    output_dir=scratch, max_steps=sft_steps, per_device_train_batch_size=16,
+                    learning_rate=learning_rate, lr_scheduler_type="constant", logging_steps=sft_steps,
+                    **trainer_kwargs(profile),
+                )  # fmt: skip
+                SFTTrainer(
+                    model=model, args=config, train_dataset=Dataset.from_list(kept), processing_class=tokenizer
+                ).train()
+        history.append({"round": round_ + 1, "answers_sampled": sampled, "kept": len(kept)})
+    model.eval()
+    return history
 
 
 def trl_grpo_loss(

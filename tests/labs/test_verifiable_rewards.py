@@ -7,6 +7,7 @@ from course_utils.grpo import dr_grpo_advantages, grpo_advantages
 from course_utils.labs.verifiable_rewards import (
     advantage_mass,
     answer_reward,
+    expert_iteration,
     extract_answer,
     format_reward,
     lax_answer_reward,
@@ -16,6 +17,7 @@ from course_utils.labs.verifiable_rewards import (
     normalise_number,
     pass_at_k,
     true_answer,
+    verified_examples,
 )
 
 
@@ -139,3 +141,31 @@ def test_dividing_by_the_std_pushes_rare_successes_harder_relative_to_even_odds(
     assert advantage_mass(grpo_advantages, 8, 0.95) == pytest.approx(advantage_mass(grpo_advantages, 8, rare))
     with pytest.raises(ValueError, match="solve_rate"):
         advantage_mass(grpo_advantages, 8, 1.5)
+
+
+def test_verified_examples_keep_each_distinct_right_answer_once():
+    prompts, completions = ["p", "p", "p", "q"], ["#### 1", "#### 1", "#### 2", "#### 1"]
+    assert verified_examples(prompts, completions, [1.0, 1.0, 0.0, 1.0]) == [
+        {"prompt": "p", "completion": "#### 1"},
+        {"prompt": "q", "completion": "#### 1"},
+    ]
+
+
+def test_expert_iteration_samples_keeps_and_fine_tunes_round_after_round(tiny_profile):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from course_utils.runtime.sources import asset_path
+
+    path = asset_path("models", "gpt2-arith-tiny")
+    model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    tokenizer.pad_token = tokenizer.eos_token
+    before = [parameter.clone() for parameter in model.parameters()]
+    every_answer_right = lambda completions, **columns: [1.0] * len(completions)  # noqa: E731
+    history = expert_iteration(
+        model, tokenizer, load_problems(tiny_profile)["train"], verified_examples, tiny_profile, rounds=2,
+        questions_per_round=2, group_size=2, sft_steps=2, max_new_tokens=6, reward_fn=every_answer_right,
+    )  # fmt: skip
+    assert [(row["round"], row["answers_sampled"]) for row in history] == [(1, 4), (2, 8)]
+    assert all(1 <= row["kept"] <= 4 for row in history)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
