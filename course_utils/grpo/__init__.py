@@ -1,5 +1,6 @@
 """Our GRPO engine: reinforcement learning from rewards a program computes, small and tested, usable outside the
-labs (Lab 5 drives it with the learner's own advantages and loss; `course train grpo` with a user's verifier).
+labs (the verifiable-rewards lab drives it with the learner's own advantages and loss; `course train grpo` with a
+user's verifier).
 
 - `losses`: the math as small functions: group-relative advantages three ways (GRPO, Dr. GRPO, RLOO), the clipped
   per-token loss, the k3 KL estimate, and the three aggregations (``grpo``, ``dapo``, ``dr_grpo``);

@@ -13,7 +13,7 @@ One step, given a batch of questions (prompts) and the columns a reward function
    so from the second update on the ratio moves away from 1 and the clip acts (with one update per batch the ratio is
    exactly 1: what runs is REINFORCE with a group baseline).
 
-The advantages and the loss are pluggable callables, so a learner's own functions can drive training (Lab 5 does).
+The advantages and the loss are pluggable callables, so a learner's own functions can drive training.
 The model runs through ``accelerate``, as in `course_utils.ppo.PPOTrainer`.
 """
 

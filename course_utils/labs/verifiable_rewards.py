@@ -1,5 +1,5 @@
-"""Lab 5: reinforcement learning from verifiable rewards. Its problems, the verifier's reference, pass@k, and TRL's
-own GRPO loss to check a learner's against.
+"""The lab on reinforcement learning from verifiable rewards: its problems, the verifier's reference, pass@k,
+expert iteration, and TRL's own GRPO loss to check a learner's against.
 
 The problems are GSM8K's (``openai/gsm8k``, config ``main``) in ``full`` and our templated arithmetic problems in
 the same schema in ``tiny`` (``scripts/make_arithmetic_sample.py``): a ``question``, and an ``answer`` whose last
