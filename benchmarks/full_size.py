@@ -36,6 +36,7 @@ from peft import get_peft_model
 from results import save
 from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, PretrainedConfig
 
+from course_utils.labs.verifiable_rewards import sft_settings
 from course_utils.ppo import CausalLMWithValueHead
 from course_utils.runtime.architectures import model_config
 from course_utils.runtime.profiles import Profile
@@ -45,7 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 GIB = 1024**3
 T4_GIB = 15.0
 CUDA_CONTEXT = 0.5 * GIB
-QUERY_TOKENS = 256  # Lab 5's longest query, assumed: an hh-rlhf question with its "Human: ... Assistant:" frame
+# The longest query, assumed: an hh-rlhf question with its "Human: ... Assistant:" frame (Lab 6), a GSM8K question
+# with its "Question: ... Answer:" frame (Lab 5)
+QUERY_TOKENS = 256
 
 
 def settings(lab: str, *names: str, **given: object) -> dict:
@@ -117,21 +120,44 @@ def estimate(models: list[Model], trained: Model, sequences: int, length: int) -
     return weights + optimizer + activation_bytes(trained, sequences, length) + CUDA_CONTEXT
 
 
+def verifiable_rewards_rows() -> list[list]:
+    """Lab 5's largest stages. SFT trains LoRA adapters on Qwen2.5-0.5B-Instruct and saves the merged model; the SFT
+    policy stays in memory from then on. The last GRPO run (against the lax verifier) trains a LoRA policy while the
+    first run's policy is kept for the audit (expert iteration's and the tool run's models are freed before it).
+    An update reads ``batch_size / mini_batches`` answers of a query and up to ``max_completion_length`` tokens."""
+    sft, lora = sft_settings(Profile("full", "cpu"), output_dir="lab5-sft-checkpoints")  # the lab's SFT cell calls it
+    grpo = settings("lab5_verifiable_rewards", "config", max_new_tokens=256)["config"]
+    qwen = "Qwen/Qwen2.5-0.5B-Instruct"
+    policy, sft_model = build(qwen, peft_config=lora), build(qwen, trains=False)
+    first_run = build(qwen, trains=False, peft_config=lora)
+    answers = grpo.batch_size // grpo.mini_batches
+    return [
+        ["lab5 SFT", "Qwen2.5-0.5B + LoRA", policy, sft.per_device_train_batch_size, sft.max_length, [policy]],
+        [
+            "lab5 GRPO, lax run",
+            "Qwen2.5-0.5B + LoRA; SFT, first run",
+            policy,
+            answers,
+            QUERY_TOKENS + grpo.max_completion_length,
+            [sft_model, first_run, policy],
+        ],
+    ]
+
+
 def capstone_rows() -> list[list]:
-    """Lab 5, stage by stage, with every network the notebook still holds at that stage (nothing is freed).
+    """Lab 6, stage by stage, with every network the notebook still holds at that stage (nothing is freed).
 
     The SFT policy is fully fine-tuned; the proxy is gpt2 with a scalar head, fully fine-tuned; the gold
     (DeBERTa-v3-large) and the SFT model stay in memory from then on. Each PPO run keeps its policy (LoRA adapters
     and a value head of ``hidden + 1`` weights, left out here; its reference is itself with the adapters off), and
     DPO and GRPO add one LoRA policy each. A query is an hh-rlhf question of up to ``QUERY_TOKENS``.
     """
-    lab = "lab5_rlhf_capstone"
+    lab = "lab6_rlhf_capstone"
     # The settings cells in the notebook's order; GRPO's answers end at stop_ids (a stand-in: tokens do not matter here)
-    names = ("sft_config", "proxy_config", "max_new_tokens", "lora", "ppo_config", "ppo_steps", "dpo_config")
-    found = settings(lab, *names, "grpo_config", stop_ids=[0])
-    sft, proxy_config, max_new_tokens, lora, ppo, dpo, grpo = (
-        found[name] for name in (*names, "grpo_config") if name != "ppo_steps"
-    )
+    kept = ("sft_config", "proxy_config", "max_new_tokens", "lora", "ppo_config", "dpo_config", "grpo_config")
+    # and what the later settings are computed from: the routes' budgets are PPO's optimiser updates
+    found = settings(lab, *kept, "ppo_steps", "minibatches", "ppo_updates", stop_ids=[0])
+    sft, proxy_config, max_new_tokens, lora, ppo, dpo, grpo = (found[name] for name in kept)
     smollm = "HuggingFaceTB/SmolLM2-135M"
     sft_model, sft_trained = build(smollm, trains=False), build(smollm)
     gold = build("OpenAssistant/reward-model-deberta-v3-large-v2", trains=False, num_labels=1)
@@ -141,9 +167,9 @@ def capstone_rows() -> list[list]:
     held = [sft_model, gold, proxy]
     sft_batch, proxy_batch = sft.per_device_train_batch_size, 2 * proxy_config.per_device_train_batch_size
     return [
-        ["lab5 SFT", "SmolLM2-135M", sft_trained, sft_batch, sft.max_length, [sft_trained]],
+        ["lab6 SFT", "SmolLM2-135M", sft_trained, sft_batch, sft.max_length, [sft_trained]],
         [
-            "lab5 proxy",
+            "lab6 proxy",
             "gpt2, 1 label; SFT, gold",
             proxy_trained,
             proxy_batch,
@@ -151,7 +177,7 @@ def capstone_rows() -> list[list]:
             [sft_model, gold, proxy_trained],
         ],
         [
-            "lab5 PPO, 2nd run",
+            "lab6 PPO, 2nd run",
             "SmolLM2-135M + LoRA x 2; SFT, gold, proxy",
             policy,
             ppo.mini_batch_size,
@@ -159,7 +185,7 @@ def capstone_rows() -> list[list]:
             [*held, policy, policy],
         ],
         [
-            "lab5 DPO",
+            "lab6 DPO",
             "+ SmolLM2-135M + LoRA",
             policy,
             2 * dpo.per_device_train_batch_size,
@@ -167,7 +193,7 @@ def capstone_rows() -> list[list]:
             [*held, policy, policy, policy],
         ],
         [
-            "lab5 GRPO",
+            "lab6 GRPO",
             "+ SmolLM2-135M + LoRA",
             policy,
             grpo.per_device_train_batch_size,
@@ -210,6 +236,7 @@ def rows() -> list[list[str]]:
     batch = lab4["config"].per_device_train_batch_size  # pairs: a chosen and a rejected sequence each
     length = lab4["config"].max_length
     table.append(["lab4 DPO", "SmolLM2-360M + LoRA, reference", policy, 2 * batch, length, [policy, reference]])
+    table += verifiable_rewards_rows()
     table += capstone_rows()
 
     printed = []

@@ -4,8 +4,8 @@
     python benchmarks/labs.py lab1_instruction_tuning
     python benchmarks/labs.py --profile grade
 
-Targets, on a 2-core machine: under 60 s per lab in tiny and under 30 s in grade; the capstone, Lab 5, runs two PPO
-runs, DPO and GRPO: under 120 s in tiny and under 45 s in grade.
+Targets, on a 2-core machine: under 60 s per lab in tiny and under 30 s in grade; Lab 5 (SFT, three GRPO runs and expert
+iteration) and the capstone, Lab 6 (two PPO runs, DPO and GRPO): under 120 s in tiny and under 45 s in grade.
 
 Each lab runs in a fresh kernel started by a fresh Python process, so the peak resident memory printed is that of
 the kernel alone (the largest child the process waited for).

@@ -1,7 +1,7 @@
 """Which signals of the reward-hacking monitor warn before the gold reward peaks, and how often they warn on a run
 that cannot over-optimise: the measurement behind `course_utils.ppo.MonitorThresholds`.
 
-    python benchmarks/monitor.py FOLDER SEED    # the runs of one seed, in a folder where Lab 5's solution ran
+    python benchmarks/monitor.py FOLDER SEED    # the runs of one seed, in a folder where Lab 6's solution ran
     python benchmarks/monitor.py --analyse build/monitor_runs.json    # the analysis again, from the kept runs
 
 `benchmarks/overoptimization.py` calls it for each seed after the lab (which leaves its SFT policy and proxy reward
@@ -44,9 +44,9 @@ def runs(folder: Path, seed: int) -> dict[str, list[dict[str, float]]]:
     from course_utils.runtime.profiles import Profile
 
     profile = Profile("tiny", "cpu")
-    sft_dir = str(folder / "lab5-sft-model")
+    sft_dir = str(folder / "lab6-sft-model")
     world, tokenizer = capstone.load_world(profile), load_tokenizer(sft_dir)
-    proxy_model, proxy_tokenizer = load_saved_reward_model(folder / "lab5-proxy-model", "cpu")
+    proxy_model, proxy_tokenizer = load_saved_reward_model(folder / "lab6-proxy-model", "cpu")
     proxy = capstone.proxy_rewards(proxy_model, proxy_tokenizer, world)
     rewards = {"proxy": proxy, "gold": capstone.load_gold_reward(profile)}
     sample = capstone.sampler(tokenizer, world, max_new_tokens=40)
@@ -180,7 +180,7 @@ def report(seeds: Mapping[int, Mapping[str, Sequence[Mapping[str, float]]]]) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", type=Path, help="where Lab 5's solution ran (its SFT policy and proxy)")
+    parser.add_argument("folder", nargs="?", type=Path, help="where Lab 6's solution ran (its SFT policy and proxy)")
     parser.add_argument("seed", nargs="?", type=int, help="the seed the lab ran with")
     parser.add_argument("--analyse", type=Path, metavar="RUNS", help="analyse the runs kept in this file instead")
     args = parser.parse_args()

@@ -1,4 +1,4 @@
-"""Is Lab 5's over-optimisation curve real whatever the seed? Its solution in the tiny profile, seeds 0 to 4.
+"""Is Lab 6's over-optimisation curve real whatever the seed? Its solution in the tiny profile, seeds 0 to 4.
 
     python benchmarks/overoptimization.py             # seeds 0 to 4 (about 15 minutes on 2 cores)
     python benchmarks/overoptimization.py --seeds 10
@@ -38,11 +38,11 @@ from results import save
 from course_utils.instructor.notebooks import execute_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB = "lab5_rlhf_capstone"
+LAB = "lab6_rlhf_capstone"
 
 
 def run(seed: int) -> tuple[float, dict, dict]:
-    """Lab 5's solution in the tiny profile with ``seed``: its wall time, the result it reported, and the monitor's
+    """Lab 6's solution in the tiny profile with ``seed``: its wall time, the result it reported, and the monitor's
     runs from its SFT policy and proxy (`monitor.runs`)."""
     with tempfile.TemporaryDirectory() as scratch:
         env = {"COURSE_PROFILE": "tiny", "COURSE_SEED": str(seed), "COURSE_REPORT_DIR": scratch, "OMP_NUM_THREADS": "1"}

@@ -1,4 +1,4 @@
-"""Lab 5, the capstone: RLHF end to end, and what optimising a learned reward does to the true one.
+"""Lab 6, the capstone: RLHF end to end, and what optimising a learned reward does to the true one.
 
 The pipeline of InstructGPT (Ouyang et al. 2022), measured as in Gao, Schulman & Hilton (2022, "Scaling laws for
 reward model overoptimization"), one module per job:

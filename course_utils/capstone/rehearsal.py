@@ -1,5 +1,5 @@
 """A rehearsal of RLHF's loop without a model: one stand-in for the trainer, the run, the sampler and the reward,
-recording what a loop did with them and in what order, and the faults of that record (`loop_faults`). Lab 5's tests
+recording what a loop did with them and in what order, and the faults of that record (`loop_faults`). Lab 6's tests
 check the learner's ``rlhf_loop`` with it; the record is plain data, so the faults are found apart from the loop."""
 
 from __future__ import annotations

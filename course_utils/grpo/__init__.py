@@ -5,7 +5,8 @@ user's verifier).
 - `losses`: the math as small functions: group-relative advantages three ways (GRPO, Dr. GRPO, RLOO), the clipped
   per-token loss, the k3 KL estimate, and the three aggregations (``grpo``, ``dapo``, ``dr_grpo``);
 - `trainer`: `GRPOConfig` and `GRPOTrainer` (``step(prompts, **columns)``: sample a group per question, verify,
-  advantages, several clipped updates); `sample_groups`, its default sampler;
+  advantages, several clipped updates); `sample_groups`, its default sampler; `loss_mask`, which tokens
+  the loss reads;
 - `tools`: `CalculatorSampler`, answers that call a calculator mid-generation (the tool's tokens kept out of the
   loss), and `calculator`, the same tool for ``trl.GRPOTrainer(tools=...)``.
 
@@ -23,12 +24,13 @@ from .losses import (
     rloo_advantages,
 )
 from .tools import CalculatorSampler, calculate, calculator
-from .trainer import GRPOConfig, GRPOTrainer, sample_groups
+from .trainer import GRPOConfig, GRPOTrainer, Sampler, loss_mask, sample_groups
 
 __all__ = [
     "CalculatorSampler",
     "GRPOConfig",
     "GRPOTrainer",
+    "Sampler",
     "aggregate",
     "calculate",
     "calculator",
@@ -38,6 +40,7 @@ __all__ = [
     "grpo_advantages",
     "grpo_loss",
     "k3_kl",
+    "loss_mask",
     "rloo_advantages",
     "sample_groups",
 ]

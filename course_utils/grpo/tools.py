@@ -15,7 +15,7 @@ from __future__ import annotations
 import ast
 import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -91,13 +91,13 @@ def calculator(expression: str) -> str:
         return f"error: {error}"
 
 
-def tool_output(text: str) -> str | None:
+def tool_output(text: str, tool: Callable[[str], str] = calculator) -> str | None:
     """What the calculator appends when ``text`` ends with a call waiting for its result (``"... <<3*4="`` ->
-    ``"12>>"``); ``None`` when it does not."""
+    ``"12>>"``); ``None`` when it does not. ``tool`` computes the expression's value as text."""
     call = PENDING_CALL.search(text)
     if call is None:
         return None
-    return calculator(call.group(1)) + CALL_CLOSE
+    return tool(call.group(1)) + CALL_CLOSE
 
 
 class _StopAtCall(StoppingCriteria):
@@ -120,12 +120,14 @@ class CalculatorSampler:
     tokens and the tool's together). Returns each answer's token ids and its loss mask (0 on the tool's tokens).
 
     ``use_tool=False`` samples the same way but never answers a call: the policy must write the value itself.
+    ``tool`` is the calculator: an expression in, its value (or a line saying why there is none) out.
     """
 
     max_new_tokens: int
     temperature: float = 1.0
     use_tool: bool = True
     do_sample: bool = True
+    tool: Callable[[str], str] = calculator
 
     @torch.no_grad()
     def __call__(
@@ -136,7 +138,8 @@ class CalculatorSampler:
 
         def answer_pending_call(i: int) -> None:
             """Append the tool's output, masked out, when query and answer so far end with a call."""
-            output = tool_output(tokenizer.decode(torch.cat([queries[i], responses[i]]))) if self.use_tool else None
+            text = tokenizer.decode(torch.cat([queries[i], responses[i]]))
+            output = tool_output(text, self.tool) if self.use_tool else None
             if output is not None:
                 tool_tokens = torch.tensor(tokenizer.encode(output, add_special_tokens=False), dtype=torch.long)
                 tool_tokens = tool_tokens[: self.max_new_tokens - len(responses[i])]

@@ -50,6 +50,7 @@ LossFn = Callable[..., torch.Tensor]  # `grpo_loss`'s signature
 Sampler = Callable[
     [PreTrainedModel, PreTrainedTokenizerBase, Sequence[torch.Tensor]], tuple[list[torch.Tensor], list[torch.Tensor]]
 ]
+MaskFn = Callable[[Sequence[int], Sequence[torch.Tensor], int], torch.Tensor]  # `loss_mask`'s signature
 
 
 @dataclass
@@ -100,11 +101,11 @@ class GRPOConfig:
 @dataclass
 class Rollout:
     """A batch after steps 1-3: fixed while the policy is optimised on it. Per-token tensors are
-    ``(answers, length - 1)``, aligned on the predicted token (`course_utils.lm.pack_batch`)."""
+    ``(answers, length - 1)``, aligned on the predicted token."""
 
     input_ids: torch.Tensor  # (answers, length): question and answer, right-padded
     attention_mask: torch.Tensor  # (answers, length)
-    mask: torch.Tensor  # 1 on the answer tokens the loss reads
+    mask: torch.Tensor  # 1 on the answer tokens the loss reads (`loss_mask`)
     rewards: torch.Tensor  # (answers,)
     advantages: torch.Tensor  # (answers,)
     old_logprobs: torch.Tensor  # the sampling policy's log-probabilities
@@ -113,6 +114,20 @@ class Rollout:
     def select(self, rows: torch.Tensor) -> Rollout:
         """The mini-batch of these rows."""
         return Rollout(*(None if value is None else value[rows] for value in vars(self).values()))
+
+
+def loss_mask(query_lengths: Sequence[int], answer_masks: Sequence[torch.Tensor], width: int) -> torch.Tensor:
+    """Which log-probabilities the loss reads, ``(answers, width - 1)``, for rows laid out as query, answer, right
+    padding, ``width`` tokens in all: ``answer_masks[i][j]`` (1 when the policy wrote answer i's token j, 0 when a
+    tool did) at the position that predicts that token, 0 on the query and the padding.
+
+    Position ``t`` of a per-token tensor is the log-probability of token ``t + 1`` (the logits at ``t`` predict the
+    next token), so answer token ``j``, at ``query_length + j``, is read at ``query_length + j - 1``.
+    """
+    mask = torch.zeros((len(query_lengths), width - 1))
+    for row, (query_length, answer_mask) in enumerate(zip(query_lengths, answer_masks, strict=True)):
+        mask[row, query_length - 1 : query_length - 1 + len(answer_mask)] = answer_mask
+    return mask
 
 
 def sample_groups(
@@ -144,9 +159,10 @@ class GRPOTrainer:
         advantages_fn: AdvantagesFn = grpo_advantages,
         loss_fn: LossFn = grpo_loss,
         sampler: Sampler | None = None,
+        mask_fn: MaskFn = loss_mask,
     ) -> None:
         self.config, self.tokenizer, self.reward_fn = config, tokenizer, reward_fn
-        self.advantages_fn, self.loss_fn = advantages_fn, loss_fn
+        self.advantages_fn, self.loss_fn, self.mask_fn = advantages_fn, loss_fn, mask_fn
         self.sampler = sampler or (
             lambda model, tokenizer, queries: sample_groups(
                 model, tokenizer, queries, config.max_completion_length, config.temperature
@@ -204,10 +220,8 @@ class GRPOTrainer:
         }
         rewards = torch.as_tensor(self.reward_fn(completions, **answer_columns), dtype=torch.float32)
         advantages = self.advantages_fn(rewards, config.group_size)
-        batch = pack_batch(repeated, responses, self.tokenizer.pad_token_id)
-        mask = batch.mask.clone()
-        for row, (query, loss_mask) in enumerate(zip(repeated, loss_masks, strict=True)):
-            mask[row, len(query) - 1 : len(query) - 1 + len(loss_mask)] *= loss_mask
+        batch = pack_batch(repeated, responses, self.tokenizer.pad_token_id)  # right-padded; its mask is unused
+        mask = self.mask_fn([len(query) for query in repeated], loss_masks, batch.input_ids.shape[1])
         device = self.accelerator.device
         input_ids, attention_mask = batch.input_ids.to(device), batch.attention_mask.to(device)
         with torch.no_grad():

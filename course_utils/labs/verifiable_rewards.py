@@ -8,20 +8,28 @@ line is ``#### <the number>``. The policy is asked to answer in that format too;
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from math import comb
+from typing import Any
 
 import torch
 from datasets import Dataset, DatasetDict, load_dataset
-from transformers import PreTrainedModel, PreTrainedTokenizerBase
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from ..grpo import sample_groups
+from ..grpo import Sampler, sample_groups
+from ..library_output import quiet_loading
+from ..lm import logprobs_from_logits
+from ..notebook.checks import load_weights, model_weights
+from ..runtime.loaders import first_rows, load_causal_lm
 from ..runtime.profiles import Profile
-from ..runtime.sources import resolve
-from ..runtime.training import reference_trainer, trainer_kwargs
+from ..runtime.sources import asset_path, resolve
+from ..runtime.training import reference_trainer, train_sft, trainer_kwargs
 
 ANSWER_MARK = "####"
 # After the mark: spaces, a sign, digits (with thousands commas allowed), a decimal part; then nothing but spaces.
@@ -47,14 +55,60 @@ def load_demonstrations(profile: Profile) -> Dataset:
     return load_dataset(resolve("gsm8k", profile), data_dir="demonstrations", split="train")
 
 
+def demonstration_rows(profile: Profile) -> Dataset:
+    """The SFT data: each demonstration as a ``prompt`` (`question_prompt`) and a ``completion`` (a space, then the
+    solution), as TRL's SFTTrainer takes them (the loss on the completion only)."""
+    demonstrations = load_demonstrations(profile)
+    return demonstrations.map(
+        lambda row: {"prompt": question_prompt(row["question"]), "completion": " " + row["answer"]},
+        remove_columns=demonstrations.column_names,
+    )
+
+
+def sft_settings(profile: Profile, output_dir: str) -> tuple[Any, Any]:
+    """The lab's SFT: TRL's ``SFTConfig`` for the profile, and the LoRA configuration in ``full`` (``None`` in
+    ``tiny``, which trains every weight)."""
+    from peft import LoraConfig
+    from trl import SFTConfig
+
+    config = SFTConfig(
+        output_dir=output_dir,
+        max_steps=profile.steps(full=300, tiny=150),
+        per_device_train_batch_size=profile.pick(full=8, tiny=16),
+        learning_rate=profile.pick(full=2e-4, tiny=1e-3),
+        lr_scheduler_type="constant",
+        logging_steps=profile.pick(full=25, tiny=50),
+        max_length=profile.pick(full=512, tiny=128),
+        **trainer_kwargs(profile),
+    )
+    lora = LoraConfig(r=16, lora_alpha=32, target_modules="all-linear", task_type="CAUSAL_LM")
+    return config, lora if profile.is_full else None
+
+
+def sft_policy_weights(profile: Profile) -> dict[str, torch.Tensor]:
+    """The weights of the lab's SFT policy trained here, apart from any notebook: the start a training target
+    compares the learner's GRPO policy with, when the grader checks it (the lab's own SFT cell, with the same
+    settings, trains the learner's)."""
+    with quiet_loading():
+        model, tokenizer = load_causal_lm("rlvr_policy", profile)
+    with tempfile.TemporaryDirectory() as scratch, contextlib.redirect_stdout(io.StringIO()):  # the lab showed its logs
+        config, lora = sft_settings(profile, scratch)
+        train_sft(model, tokenizer, demonstration_rows(profile), config, scratch, peft_config=lora)
+        with quiet_loading():
+            tuned = AutoModelForCausalLM.from_pretrained(scratch)
+    return model_weights(tuned)
+
+
 def true_answer(solution: str) -> str:
     """The number after a GSM8K solution's ``####`` mark, as written there (``"1,000"`` stays ``"1,000"``)."""
     return solution.rsplit(ANSWER_MARK, 1)[1].strip()
 
 
 def question_prompt(question: str) -> str:
-    """The text the policy continues to answer ``question``."""
-    return f"Question: {question}\nAnswer: "
+    """The text the policy continues to answer ``question``. It ends on ``"Answer:"``, and an answer starts with a
+    space (an SFT completion is ``" " + solution``): a prompt ending in a space would split a word's token (``" 3"``)
+    in two, and training would see other tokens than sampling does."""
+    return f"Question: {question}\nAnswer:"
 
 
 def normalise_number(text: str) -> str:
@@ -96,11 +150,46 @@ def format_reward(completions: Sequence[str], **columns) -> list[float]:
 
 
 def lax_answer_reward(completions: Sequence[str], answer: Sequence[str], **columns) -> list[float]:
-    """A verifier that is too easy to please: 1.0 when the true number appears anywhere in the completion."""
-    return [
-        float(re.search(rf"(?<![\d.]){re.escape(truth)}(?!\.?\d)", completion) is not None)
-        for completion, truth in zip(completions, answer, strict=True)
-    ]
+    """A verifier that is too easy to please: 1.0 when the true answer's text appears anywhere in the completion
+    (a substring test, the quick check many a first verifier is): ``"#### 214"`` passes for 21."""
+    return [float(truth in completion) for completion, truth in zip(completions, answer, strict=True)]
+
+
+def sample_answers(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    questions: Sequence[str],
+    samples: int,
+    max_new_tokens: int = 48,
+    sampler: Sampler | None = None,
+) -> list[str]:
+    """``samples`` answers to each question (`question_prompt`), each question's side by side: pure sampling at
+    temperature 1 by default, or through ``sampler`` (a `course_utils.grpo.CalculatorSampler`: the text then holds
+    the tool's outputs too)."""
+    prompts = [question_prompt(question) for question in questions for _ in range(samples)]
+    queries = [tokenizer(prompt, return_tensors="pt").input_ids[0] for prompt in prompts]
+    model.eval()
+    if sampler is None:
+        responses, _ = sample_groups(model, tokenizer, queries, max_new_tokens)
+    else:
+        responses, _ = sampler(model, tokenizer, queries)
+    return tokenizer.batch_decode(responses, skip_special_tokens=True)
+
+
+def held_out_accuracy(
+    profile: Profile, weights: Mapping[str, torch.Tensor], samples: int = 4, questions: int = 200, seed: int = 0
+) -> float:
+    """The share of sampled answers to the first ``questions`` held-out problems that `answer_reward` accepts, for
+    the lab's policy with ``weights`` (``checks.model_weights``), sampled with ``seed``: how the lab's training
+    target is measured, apart from the notebook."""
+    with quiet_loading():
+        model, tokenizer = load_causal_lm("rlvr_policy", profile)
+    load_weights(model, weights)
+    test = first_rows(load_problems(profile)["test"], profile.examples(full=questions, tiny=questions))
+    torch.manual_seed(seed)
+    completions = sample_answers(model, tokenizer, test["question"], samples)
+    truths = [true_answer(solution) for solution in test["answer"] for _ in range(samples)]
+    return sum(answer_reward(completions, truths)) / len(completions)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -161,38 +250,50 @@ def expert_iteration(
     learning_rate: float = 1e-4,
     max_new_tokens: int = 48,
     reward_fn: Callable[..., Sequence[float]] | None = None,
+    evaluate: Callable[[PreTrainedModel], float] | None = None,
 ) -> list[dict[str, float]]:
     """Expert iteration on ``problems`` (question / answer rows): each round samples ``group_size`` answers to
     ``questions_per_round`` questions, verifies them (``reward_fn``, `answer_reward` by default), keeps what
     ``select`` keeps, and fine-tunes ``model`` on it with TRL's SFTTrainer for ``sft_steps`` steps (the loss on the
-    answers only), from where the last round left it. Returns one row per round: the answers sampled so far and how
-    many were kept. A round that keeps nothing trains nothing."""
+    answers only), from where the last round left it. Returns one row per round: the answers sampled so far, how
+    many were kept and, with ``evaluate``, its measure of the model after the round (``"accuracy"``). A round that
+    keeps nothing trains nothing."""
+    from datasets.utils.logging import disable_progress_bar, enable_progress_bar, is_progress_bar_enabled
+    from tqdm.auto import tqdm
+    from transformers import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     reward_fn = reward_fn or answer_reward
     history, sampled = [], 0
     picker = torch.Generator().manual_seed(profile.seed)
-    for round_ in range(rounds):
-        rows = problems.select(torch.randperm(len(problems), generator=picker)[:questions_per_round].tolist())
-        prompts = [question_prompt(question) for question in rows["question"] for _ in range(group_size)]
-        truths = [true_answer(answer) for answer in rows["answer"] for _ in range(group_size)]
-        queries = [tokenizer(prompt, return_tensors="pt").input_ids[0] for prompt in prompts]
-        model.eval()
-        responses, _ = sample_groups(model, tokenizer, queries, max_new_tokens)
-        completions = tokenizer.batch_decode(responses, skip_special_tokens=True)
-        kept = select(prompts, completions, reward_fn(completions, answer=truths))
-        sampled += len(completions)
-        if kept:
-            with tempfile.TemporaryDirectory() as scratch:
-                config = SFTConfig(
-                    output_dir=scratch, max_steps=sft_steps, per_device_train_batch_size=16,
-                    learning_rate=learning_rate, lr_scheduler_type="constant", logging_steps=sft_steps,
-                    **trainer_kwargs(profile),
-                )  # fmt: skip
-                SFTTrainer(
-                    model=model, args=config, train_dataset=Dataset.from_list(kept), processing_class=tokenizer
-                ).train()
-        history.append({"round": round_ + 1, "answers_sampled": sampled, "kept": len(kept)})
+    bars_were_on = is_progress_bar_enabled()
+    disable_progress_bar()  # one bar for the rounds, not six for each round's data preparation
+    try:
+        for round_ in tqdm(range(rounds), desc="Expert iteration", disable=profile.quiet):
+            rows = problems.select(torch.randperm(len(problems), generator=picker)[:questions_per_round].tolist())
+            prompts = [question_prompt(question) for question in rows["question"] for _ in range(group_size)]
+            truths = [true_answer(answer) for answer in rows["answer"] for _ in range(group_size)]
+            completions = sample_answers(model, tokenizer, rows["question"], group_size, max_new_tokens)
+            kept = select(prompts, completions, reward_fn(completions, answer=truths))
+            sampled += len(completions)
+            if kept:
+                with tempfile.TemporaryDirectory() as scratch:
+                    config = SFTConfig(
+                        output_dir=scratch, max_steps=sft_steps, per_device_train_batch_size=16,
+                        learning_rate=learning_rate, lr_scheduler_type="constant", logging_steps=sft_steps,
+                        **{**trainer_kwargs(profile), "disable_tqdm": True},
+                    )  # fmt: skip
+                    trainer = SFTTrainer(
+                        model=model, args=config, train_dataset=Dataset.from_list(kept), processing_class=tokenizer
+                    )
+                    trainer.remove_callback(PrinterCallback)  # the rounds' rows below say what each round did
+                    trainer.train()
+            history.append({"round": round_ + 1, "answers_sampled": sampled, "kept": len(kept)})
+            if evaluate is not None:
+                history[-1]["accuracy"] = evaluate(model.eval())
+    finally:
+        if bars_were_on:
+            enable_progress_bar()
     model.eval()
     return history
 
@@ -228,3 +329,59 @@ def trl_grpo_loss(
         model.eval()
         batch = {**inputs, "num_items_in_batch": inputs["completion_mask"].sum()}
         return trainer.compute_loss(model, batch).item()
+
+
+@dataclass
+class LossCase:
+    """A batch of answers on which `trl.GRPOTrainer` computed its loss: the per-token tensors a learner's loss
+    takes, and TRL's loss for each ``loss_type``."""
+
+    tensors: dict[str, torch.Tensor]  # logprobs, old_logprobs, ref_logprobs (answers, tokens); advantages; mask
+    trl_losses: dict[str, float]  # loss_type -> GRPOTrainer's loss
+    beta: float
+    epsilon: float
+    max_completion_length: int
+
+
+def trl_loss_case(seed: int, answers: int = 4, max_completion_length: int = 6, beta: float = 0.04) -> LossCase:
+    """A batch drawn with ``seed`` for the packaged tiny GPT-2: ``answers`` completions of random lengths (1 to
+    ``max_completion_length`` tokens) to one prompt, advantages of both signs, and the sampling policy's and the
+    reference's log-probabilities moved from the policy's by up to 0.4 nats (so that ratios leave the clip range
+    and the KL is not 0); with `trl_grpo_loss` for ``grpo``, ``dapo`` and ``dr_grpo``."""
+    path = asset_path("models", "gpt2-tiny")
+    with quiet_loading():
+        model, tokenizer = AutoModelForCausalLM.from_pretrained(path), AutoTokenizer.from_pretrained(path)
+    tokenizer.pad_token = tokenizer.eos_token
+    generator = torch.Generator().manual_seed(seed)
+    prompt_ids = torch.randint(5, 500, (1, 4), generator=generator).repeat(answers, 1)  # (answers, 4)
+    completion_ids = torch.randint(5, 500, (answers, max_completion_length), generator=generator)
+    lengths = torch.randint(1, max_completion_length + 1, (answers,), generator=generator)
+    lengths[0] = max_completion_length  # one answer as long as allowed: the batch is as wide as TRL pads it
+    completion_mask = (torch.arange(max_completion_length) < lengths[:, None]).long()  # (answers, tokens)
+    completion_ids[completion_mask == 0] = tokenizer.pad_token_id
+    with torch.no_grad():
+        logits = model(input_ids=torch.cat([prompt_ids, completion_ids], dim=1)).logits[:, 3:-1]  # predict 4..
+    logprobs = logprobs_from_logits(logits, completion_ids)  # (answers, tokens)
+    moved = lambda: (torch.rand(logprobs.shape, generator=generator) - 0.5) * 0.8  # noqa: E731
+    advantages = torch.randn(answers, generator=generator)
+    inputs = {
+        "prompt_ids": prompt_ids,
+        "prompt_mask": torch.ones_like(prompt_ids),
+        "completion_ids": completion_ids,
+        "completion_mask": completion_mask,
+        "advantages": advantages,
+        "old_per_token_logps": logprobs + moved(),
+        "ref_per_token_logps": logprobs + moved(),
+    }
+    trl_losses = {
+        loss_type: trl_grpo_loss(model, tokenizer, inputs, loss_type, beta, max_completion_length=max_completion_length)
+        for loss_type in ("grpo", "dapo", "dr_grpo")
+    }
+    tensors = {
+        "logprobs": logprobs,
+        "old_logprobs": inputs["old_per_token_logps"],
+        "ref_logprobs": inputs["ref_per_token_logps"],
+        "advantages": advantages,
+        "mask": completion_mask.float(),
+    }
+    return LossCase(tensors, trl_losses, beta, 0.2, max_completion_length)

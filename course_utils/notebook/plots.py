@@ -8,6 +8,7 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -133,6 +134,17 @@ def plot_ppo_history(history: Sequence[dict[str, float]], title: str = "PPO trai
     return figure
 
 
+def _labelled(figure: Figure, axes: Axes, xlabel: str, ylabel: str, title: str) -> Figure:
+    """One panel's figure, finished: axis labels, title, grid and legend."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    return figure
+
+
 def plot_curves(
     curves: Mapping[str, Sequence[Sequence[float]]],
     xlabel: str,
@@ -155,13 +167,18 @@ def plot_curves(
         axes.plot(steps, values.mean(dim=0).tolist(), color=colour, linewidth=2, label=label)
     if reference is not None:
         axes.axhline(reference, color="black", linestyle="--", linewidth=1)
-    axes.set_xlabel(xlabel)
-    axes.set_ylabel(ylabel)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend()
-    figure.tight_layout()
-    return figure
+    return _labelled(figure, axes, xlabel, ylabel, title)
+
+
+def plot_points(curves: Mapping[str, Sequence[tuple[float, float]]], xlabel: str, ylabel: str, title: str) -> Figure:
+    """Curves of (x, y) points, one line with markers per label: a measure against a budget (answers sampled), or
+    against a setting (a question's solve rate)."""
+    if not curves or not all(curves.values()):
+        raise ValueError("Give every label at least one (x, y) point.")
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for label, points in curves.items():
+        axes.plot([x for x, _ in points], [y for _, y in points], "o-", label=label)
+    return _labelled(figure, axes, xlabel, ylabel, title)
 
 
 def plot_reward_against_kl(

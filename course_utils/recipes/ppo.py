@@ -2,7 +2,7 @@
 
 Each step samples ``batch_size`` prompts (each process its own), lets the policy answer them, scores prompt and
 answer with the reward model (as `RewardTrainer` scored them in training: `lm.reward_scores`), and takes one
-`PPOTrainer.step`. The KL penalty to the starting model is fixed at ``beta``, as in Lab 5; with LoRA, the starting
+`PPOTrainer.step`. The KL penalty to the starting model is fixed at ``beta``, as in Lab 6; with LoRA, the starting
 model is the policy with its adapters switched off (one copy of the weights). Every ``logging_steps`` the mean
 reward-model score, KL and PPO loss of those steps are logged, and an evaluation on held-out prompts (sampled with the
 same seed each time so that differences come from the policy): the answers' mean score (``eval_reward``) and the

@@ -105,7 +105,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         "gpt2-tiny",
     ),
-    # Lab 5's policy: SmolLM2's smallest, room on a T4 for the proxy and the gold beside it.
+    # Lab 6's policy: SmolLM2's smallest, room on a T4 for the proxy and the gold beside it.
     "HuggingFaceTB/SmolLM2-135M": Architecture(
         LlamaForCausalLM,
         LlamaConfig,
@@ -136,7 +136,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         "gpt2-arith-tiny",
     ),
-    # Lab 5's gold reward: DeBERTa-v3-large with one output, trained on human preferences (relative attention).
+    # Lab 6's gold reward: DeBERTa-v3-large with one output, trained on human preferences (relative attention).
     "OpenAssistant/reward-model-deberta-v3-large-v2": Architecture(
         DebertaV2ForSequenceClassification,
         DebertaV2Config,

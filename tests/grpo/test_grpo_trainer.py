@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from course_utils.grpo import CalculatorSampler, GRPOConfig, GRPOTrainer
+from course_utils.grpo import CalculatorSampler, GRPOConfig, GRPOTrainer, loss_mask
 from course_utils.labs.verifiable_rewards import question_prompt
 from course_utils.runtime.sources import asset_path
 
@@ -72,7 +72,7 @@ def test_the_tokens_a_tool_wrote_are_kept_out_of_the_loss(policy):
     model, tokenizer = policy
     sampler = CalculatorSampler(max_new_tokens=24, do_sample=False)
     query = tokenizer(PROMPTS[1], return_tensors="pt").input_ids[0]
-    forced = torch.tensor(tokenizer.encode("Ben has 12*34 = <<12*34="))  # the policy's own call, up to its "="
+    forced = torch.tensor(tokenizer.encode(" Ben has 12*34 = <<12*34="))  # the policy's own call, up to its "="
     responses, masks = sampler(model, tokenizer, [torch.cat([query, forced])])
     text = tokenizer.decode(responses[0])
     assert text.startswith("408>>"), text  # the tool answered first
@@ -85,9 +85,39 @@ def test_the_tokens_a_tool_wrote_are_kept_out_of_the_loss(policy):
     assert len(completions) == 8 and rollout.mask.sum() <= sum(packed)
 
 
+def test_the_loss_mask_reads_each_answer_token_at_the_position_that_predicts_it():
+    # Row 0: a 2-token query, a 3-token answer, 2 tokens of padding; row 1: a 3-token query and a 4-token answer
+    # whose 2nd and 3rd tokens a tool wrote. Position t predicts token t + 1.
+    mask = loss_mask([2, 3], [torch.ones(3), torch.tensor([1.0, 0.0, 0.0, 1.0])], width=7)
+    assert mask.tolist() == [[0, 1, 1, 1, 0, 0], [0, 0, 1, 0, 0, 1]]
+
+
+def test_the_trainer_reads_its_mask_from_mask_fn(policy):
+    model, tokenizer = policy
+    calls = []
+
+    def answer_start_only(query_lengths, answer_masks, width):
+        calls.append((list(query_lengths), width))
+        mask = loss_mask(query_lengths, answer_masks, width)
+        return mask * (mask.cumsum(dim=1) == 1)  # only each answer's first token
+
+    trainer = GRPOTrainer(config(), model, tokenizer, length_reward, mask_fn=answer_start_only)
+    rollout, _ = trainer.rollout(PROMPTS)
+    assert calls and calls[0][1] == rollout.input_ids.shape[1]
+    assert rollout.mask.sum(dim=1).tolist() == [1.0] * 8
+
+
+def test_the_sampler_asks_the_tool_it_is_given(policy):
+    model, tokenizer = policy
+    query = tokenizer(PROMPTS[1] + " Ben has 12*34 = <<12*34=", return_tensors="pt").input_ids[0]
+    sampler = CalculatorSampler(max_new_tokens=8, do_sample=False, tool=lambda expression: "7")
+    responses, _ = sampler(model, tokenizer, [query])
+    assert tokenizer.decode(responses[0]).startswith("7>>")
+
+
 def test_without_the_tool_a_call_gets_no_answer(policy):
     model, tokenizer = policy
-    query = tokenizer(PROMPTS[1] + "Ben has 12*34 = <<12*34=", return_tensors="pt").input_ids[0]
+    query = tokenizer(PROMPTS[1] + " Ben has 12*34 = <<12*34=", return_tensors="pt").input_ids[0]
     responses, masks = CalculatorSampler(max_new_tokens=8, use_tool=False, do_sample=False)(model, tokenizer, [query])
     assert masks[0].eq(1).all()  # every token is the policy's own
 

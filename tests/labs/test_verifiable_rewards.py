@@ -16,6 +16,7 @@ from course_utils.labs.verifiable_rewards import (
     load_tool_problems,
     normalise_number,
     pass_at_k,
+    question_prompt,
     true_answer,
     verified_examples,
 )
@@ -54,9 +55,10 @@ def test_format_reward_is_kept_apart_from_correctness():
     assert format_reward(["#### 3", "#### 4", "4", "#### 3 #### 4"]) == [1.0, 1.0, 0.0, 0.0]
 
 
-def test_lax_reward_accepts_the_number_anywhere_but_not_inside_another():
-    completions = ["I guess 11 12 13", "#### 112", "12.5", "#### 12"]
-    assert lax_answer_reward(completions, ["12"] * 4) == [1.0, 0.0, 0.0, 1.0]
+def test_lax_reward_pays_the_true_answer_anywhere_even_inside_another_number():
+    completions = ["#### 12", "#### 124", "Ann has 12 apples.", "#### 13"]
+    assert lax_answer_reward(completions, ["12"] * 4) == [1.0, 1.0, 1.0, 0.0]
+    assert answer_reward(completions, ["12"] * 4) == [1.0, 0.0, 0.0, 0.0]  # the strict verifier pays one of them
 
 
 def test_normalise_number_refuses_text():
@@ -165,7 +167,35 @@ def test_expert_iteration_samples_keeps_and_fine_tunes_round_after_round(tiny_pr
     history = expert_iteration(
         model, tokenizer, load_problems(tiny_profile)["train"], verified_examples, tiny_profile, rounds=2,
         questions_per_round=2, group_size=2, sft_steps=2, max_new_tokens=6, reward_fn=every_answer_right,
+        evaluate=lambda model: float(model.training),
     )  # fmt: skip
-    assert [(row["round"], row["answers_sampled"]) for row in history] == [(1, 4), (2, 8)]
+    assert [(row["round"], row["answers_sampled"], row["accuracy"]) for row in history] == [(1, 4, 0.0), (2, 8, 0.0)]
     assert all(1 <= row["kept"] <= 4 for row in history)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+
+
+def test_a_prompt_ends_on_a_token_boundary_so_training_sees_what_sampling_sees():
+    from transformers import AutoTokenizer
+
+    from course_utils.runtime.sources import asset_path
+
+    tokenizer = AutoTokenizer.from_pretrained(asset_path("models", "gpt2-arith-tiny"))
+    prompt = question_prompt("Ann has 3 apples. Ann gets 4 more. How many apples does Ann have now?")
+    whole = tokenizer(prompt + " Ann has 3+4 = <<3+4=7>>7 apples.\n#### 7").input_ids
+    alone = tokenizer(prompt).input_ids
+    assert whole[: len(alone)] == alone  # SFT's completion-only loss splits them exactly here
+
+
+def test_held_out_accuracy_rebuilds_the_policy_from_its_weights_and_samples_with_a_seed(tiny_profile):
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.labs.verifiable_rewards import held_out_accuracy
+    from course_utils.notebook.checks import model_weights
+    from course_utils.runtime.sources import asset_path
+
+    weights = model_weights(AutoModelForCausalLM.from_pretrained(asset_path("models", "gpt2-arith-tiny")))
+    first = held_out_accuracy(tiny_profile, weights, samples=1, questions=16, seed=3)
+    assert first == held_out_accuracy(tiny_profile, weights, samples=1, questions=16, seed=3)
+    assert first == 0.0  # pretrained on stories: it has never written the answer line
+    with pytest.raises(AssertionError, match="do not fit"):
+        held_out_accuracy(tiny_profile, {"a": weights["lm_head.weight"]}, samples=1, questions=2)

@@ -14,6 +14,7 @@ from course_utils.notebook.plots import (
     plot_logps,
     plot_loss,
     plot_monitor,
+    plot_points,
     plot_ppo_history,
     plot_reward_against_kl,
     plot_reward_distributions,
@@ -233,3 +234,13 @@ def test_plot_monitor_marks_each_runs_first_warning_and_its_gold_peak():
     assert [tuple(point) for point in kl.lines[2].get_xydata()] == [(3, 1.5)]  # the warning's cross
     assert len(entropy.lines) == 2 and not discordance.lines  # no warning; a signal the runs lack
     plt.close(figure)
+
+
+def test_plot_points_draws_one_line_per_label_at_its_points():
+    figure = plot_points({"GRPO": [(0, 0.4), (640, 0.7)], "expert iteration": [(0, 0.4), (320, 0.6)]}, "x", "y", "t")
+    axes = figure.axes[0]
+    assert [line.get_label() for line in axes.lines] == ["GRPO", "expert iteration"]
+    assert axes.lines[1].get_xydata().tolist() == [[0, 0.4], [320, 0.6]]
+    assert (axes.get_xlabel(), axes.get_ylabel(), axes.get_title()) == ("x", "y", "t")
+    with pytest.raises(ValueError, match="at least one"):
+        plot_points({"empty": []}, "x", "y", "t")

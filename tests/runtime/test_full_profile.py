@@ -61,7 +61,16 @@ PROBES = {
         '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json"), '
         '"accumulation": config.gradient_accumulation_steps}'
     ),
-    "lab5_rlhf_capstone": (
+    "lab5_verifiable_rewards": (
+        '{"model": type(trainer.policy).__name__, "base": type(trainer.policy.get_base_model()).__name__, '
+        '"lora": sorted({name.rsplit(".", 1)[-1] for name in trainer.policy.peft_config["default"].target_modules}), '
+        '"sft_merged": not os.path.exists(f"{sft_dir}/adapter_config.json"), '
+        '"mixed_precision": config.mixed_precision, "max_completion_length": config.max_completion_length, '
+        '"steps": [len(history) - 1 for history in (grpo_history, tool_history, lax_history)], '
+        '"expert_rounds": len(expert_history), "evaluated": len(test_rows), "tool_evaluated": len(tool_test), '
+        '"problems": problems["train"].column_names, "demonstrations": len(sft_rows)}'
+    ),
+    "lab6_rlhf_capstone": (
         '{"chat": world.chat, "answer_end": world.answer_end, "questions": len(world.questions), '
         '"pairs": len(pairs), "proxy": type(proxy_model).__name__, "candidates": len(candidates.answers), '
         '"model": type(trainer.policy).__name__, "base": type(trainer.policy.policy.get_base_model()).__name__, '
@@ -73,7 +82,14 @@ PROBES = {
     ),
 }
 # Longest first: the two workers finish together.
-ORDER = ["lab5_rlhf_capstone", "lab4_dpo", "lab2_reward_modeling", "lab1_instruction_tuning", "lab3_ppo_sentiment"]
+ORDER = [
+    "lab6_rlhf_capstone",
+    "lab5_verifiable_rewards",
+    "lab4_dpo",
+    "lab2_reward_modeling",
+    "lab1_instruction_tuning",
+    "lab3_ppo_sentiment",
+]
 # Room for a full-size architecture's address space and a slow cell: a dry run is not a student's submission.
 LIMITS = Limits(wall_seconds=900, cell_seconds=600, memory_mb=16384, disk_mb=8192)
 
@@ -169,8 +185,20 @@ def test_lab4_trains_a_lora_adapter_on_smollm2_with_dpo(dry_runs: dict) -> None:
     assert (facts["fp16"], facts["bf16"], facts["steps"], facts["max_length"]) == (False, False, 2, 512)
 
 
-def test_lab5_runs_the_capstone_on_smollm2_and_hh_rlhf_with_a_capped_sample(dry_runs: dict) -> None:
-    facts = dry_runs["lab5_rlhf_capstone"][1]
+def test_lab5_runs_grpo_with_lora_on_qwen_and_gsm8k(dry_runs: dict) -> None:
+    facts = dry_runs["lab5_verifiable_rewards"][1]
+    assert (facts["model"], facts["base"]) == ("PeftModelForCausalLM", "Qwen2ForCausalLM")
+    assert facts["lora"] == ["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"]
+    assert facts["sft_merged"]  # the SFT policy's adapter was merged: every run starts from a plain model
+    assert (facts["mixed_precision"], facts["max_completion_length"]) == ("no", 256)  # a CPU: float32
+    assert facts["steps"] == [2, 2, 2] and facts["expert_rounds"] == 1  # GRPO, with the tool, lax; one round
+    assert facts["evaluated"] == facts["tool_evaluated"] == DRY_RUN_EXAMPLES
+    # GSM8K's schema; its own solutions are the demonstrations
+    assert facts["problems"] == ["question", "answer"] and facts["demonstrations"] > 100
+
+
+def test_lab6_runs_the_capstone_on_smollm2_and_hh_rlhf_with_a_capped_sample(dry_runs: dict) -> None:
+    facts = dry_runs["lab6_rlhf_capstone"][1]
     # hh-rlhf's single-turn dialogues; answers end at the end-of-sequence token only (they span lines)
     assert (facts["chat"], facts["answer_end"]) == (True, None)
     assert facts["questions"] > 2 * DRY_RUN_EXAMPLES  # enough left over for the training target and the routes

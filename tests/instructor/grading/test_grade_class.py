@@ -86,7 +86,19 @@ GRADED_CELLS = {
         "test_plot_dpo_history",
         "test_load_policy",
     },
-    "lab5_rlhf_capstone": {
+    "lab5_verifiable_rewards": {
+        "test_extract_answer",
+        "test_pass_at_k",
+        "test_advantages",
+        "test_grpo_loss",
+        "test_matches_trl",
+        "test_training_target",
+        "test_select_verified",
+        "test_calculate",
+        "test_loss_mask",
+        "test_hack_rate",
+    },
+    "lab6_rlhf_capstone": {
         "test_label_pairs",
         "test_best_of_n",
         "test_measured_best_of_n_kl",
@@ -136,7 +148,7 @@ INTERRUPTED = "interrupted: the cell ran past its time limit"
 LAB3 = "lab3_ppo_sentiment"
 # The idle student's untouched release of this lab carries every line of tampering: errors hidden from the execute
 # reply, and a process of its own rewriting the grader's files.
-TAMPERED = "lab5_rlhf_capstone"
+TAMPERED = "lab6_rlhf_capstone"
 # Learners re-run cells: the solver's notebook of this lab runs its training cell twice in a row.
 TRAINED_TWICE = "lab4_dpo"
 WRAPPERS = {

@@ -103,7 +103,7 @@ def test_solution_runs_cleanly_in_the_tiny_profile(lab: str, executed: dict) -> 
     notebook, record = executed[lab]
     graded = [cell for cell in notebook.cells if is_test(cell)]
     assert stderr_outputs(nbformat.from_dict({"cells": graded})) == {}, "a test cell wrote to stderr"
-    # Training improved the lab's metric; Lab 5 reports its peak too (its PPO run is meant to overshoot it).
+    # Training improved the lab's metric; Lab 6 reports its peak too (its PPO run is meant to overshoot it).
     assert record.get("peak", record["after"]) > record["before"], record
 
 
@@ -141,12 +141,12 @@ def test_lab4_meets_its_learning_targets(executed: dict) -> None:
     assert record["margin_after"] > record["margin_before"] and record["margins_rising"] == 1.0, record
 
 
-def test_lab5_shows_overoptimisation(executed: dict) -> None:
+def test_lab6_shows_overoptimisation(executed: dict) -> None:
     """The lab's targets: over the PPO run the proxy reward rises, and the gold reward peaks before the last
     evaluation and ends clearly below its peak; PPO with the mitigation (the tighter leash, stopped at its best
     evaluation) beats the SFT policy on gold win rate on new questions (benchmarks/overoptimization.py checks both on
     5 seeds); best-of-n raises the gold reward for small n."""
-    _, record = executed["lab5_rlhf_capstone"]
+    _, record = executed["lab6_rlhf_capstone"]
     assert record["metric"] == "gold reward SFT -> best -> final PPO"
     assert record["proxy_after"] > record["proxy_before"], record
     assert record["peak"] > record["before"] and record["overoptimised"] == 1.0, record
