@@ -123,10 +123,12 @@ def estimate(models: list[Model], trained: Model, sequences: int, length: int) -
 def verifiable_rewards_rows() -> list[list]:
     """Lab 5's largest stages. SFT trains LoRA adapters on Qwen2.5-0.5B-Instruct and saves the merged model; the SFT
     policy stays in memory from then on. The last GRPO run (against the lax verifier) trains a LoRA policy while the
-    first run's policy is kept for the audit (expert iteration's and the tool run's models are freed before it).
+    first run's policy is kept for the audit (expert iteration's and the tool runs' models are freed before it); so
+    is it while TRL's GRPOTrainer trains the instruct model with the calculator as a tool.
     An update reads ``batch_size / mini_batches`` answers of a query and up to ``max_completion_length`` tokens."""
     sft, lora = sft_settings(Profile("full", "cpu"), output_dir="lab5-sft-checkpoints")  # the lab's SFT cell calls it
-    grpo = settings("lab5_verifiable_rewards", "config", max_new_tokens=256)["config"]
+    found = settings("lab5_verifiable_rewards", "config", "chat_config", max_new_tokens=256)
+    grpo, trl_tools = found["config"], found["chat_config"]
     qwen = "Qwen/Qwen2.5-0.5B-Instruct"
     policy, sft_model = build(qwen, peft_config=lora), build(qwen, trains=False)
     first_run = build(qwen, trains=False, peft_config=lora)
@@ -139,6 +141,14 @@ def verifiable_rewards_rows() -> list[list]:
             policy,
             answers,
             QUERY_TOKENS + grpo.max_completion_length,
+            [sft_model, first_run, policy],
+        ],
+        [
+            "lab5 TRL GRPO, tools",
+            "Qwen2.5-0.5B + LoRA; SFT, first run",
+            policy,
+            trl_tools.per_device_train_batch_size,
+            QUERY_TOKENS + trl_tools.max_completion_length,
             [sft_model, first_run, policy],
         ],
     ]

@@ -24,6 +24,7 @@ import json
 import random
 import shutil
 from collections.abc import Callable, Sequence
+from importlib.resources import files
 from pathlib import Path
 
 import torch
@@ -45,10 +46,27 @@ ROWS = {
 }
 
 
+# Chat models' templates, as TRL ships them (the real ones: TRL recognises a model's tool-call format by its
+# template), with the special tokens they write.
+CHAT_TEMPLATES = {
+    "Qwen/Qwen2.5-0.5B-Instruct": (
+        "qwen2_5.jinja",
+        ["<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>", "<tool_response>", "</tool_response>"],
+    ),
+}
+
+
 def write_model(mirror: Path, hub_id: str, size: str = "shrunk", seed: int = 0) -> None:
-    """A randomly initialised model of ``hub_id``'s architecture, with a packaged tokenizer of its family."""
+    """A randomly initialised model of ``hub_id``'s architecture, with a packaged tokenizer of its family (and, for a
+    chat model, its real chat template)."""
     architecture = ARCHITECTURES[hub_id]
     tokenizer = AutoTokenizer.from_pretrained(asset_path("models", architecture.tokenizer_from))
+    if hub_id in CHAT_TEMPLATES:
+        template, special_tokens = CHAT_TEMPLATES[hub_id]
+        tokenizer.add_special_tokens({"additional_special_tokens": special_tokens})
+        tokenizer.chat_template = (files("trl") / "chat_templates" / template).read_text()
+        tokenizer.eos_token = special_tokens[1]  # a chat model's turn ends its answer (Qwen's <|im_end|>)
+        tokenizer.model_max_length = architecture.config["max_position_embeddings"]  # tool prompts are long
     token_ids = {name: getattr(tokenizer, name) for name in ("pad_token_id", "bos_token_id", "eos_token_id")}
     real = architecture.config
     config = model_config(hub_id, size, vocab_size=len(tokenizer), **{k: v for k, v in token_ids.items() if k in real})

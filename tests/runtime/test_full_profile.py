@@ -68,7 +68,7 @@ PROBES = {
         '"mixed_precision": config.mixed_precision, "max_completion_length": config.max_completion_length, '
         '"steps": [len(history) - 1 for history in (grpo_history, tool_history, lax_history)], '
         '"expert_rounds": len(expert_history), "evaluated": len(test_rows), "tool_evaluated": len(tool_test), '
-        '"problems": problems["train"].column_names, "demonstrations": len(sft_rows)}'
+        '"problems": problems["train"].column_names, "demonstrations": len(sft_rows), "trl_tool_steps": trl_tool_steps}'
     ),
     "lab6_rlhf_capstone": (
         '{"chat": world.chat, "answer_end": world.answer_end, "questions": len(world.questions), '
@@ -195,6 +195,7 @@ def test_lab5_runs_grpo_with_lora_on_qwen_and_gsm8k(dry_runs: dict) -> None:
     assert facts["evaluated"] == facts["tool_evaluated"] == DRY_RUN_EXAMPLES
     # GSM8K's schema; its own solutions are the demonstrations
     assert facts["problems"] == ["question", "answer"] and facts["demonstrations"] > 100
+    assert facts["trl_tool_steps"] == 2  # TRL's GRPOTrainer with the calculator as a tool, in Qwen's chat template
 
 
 def test_lab6_runs_the_capstone_on_smollm2_and_hh_rlhf_with_a_capped_sample(dry_runs: dict) -> None:
