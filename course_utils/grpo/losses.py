@@ -133,7 +133,7 @@ def clip_fractions(
 ) -> dict[str, torch.Tensor]:
     """The fraction of tokens whose gradient the clip removed, as TRL logs it (``clip_ratio/*``): below
     ``1 - eps`` with a negative advantage (``low``), above ``1 + eps`` with a positive one (``high``), either
-    (``region``). With one optimisation pass per batch the ratio is exactly 1 and all three are 0."""
+    (``region``). With one optimiser update per batch the ratio is exactly 1 and all three are 0."""
     ratio = torch.exp(logprobs - old_logprobs)
     advantages = advantages.unsqueeze(1)
     low = (ratio < 1 - epsilon) & (advantages < 0)

@@ -36,9 +36,9 @@ _OPERATORS = {
 
 
 def calculate(expression: str) -> str:
-    """The value of an arithmetic expression of numbers, ``+ - * /``, unary signs and parentheses, as text
-    (``"24"``, ``"2.5"``); raises ``ValueError`` on anything else (names, calls, powers, attributes, too long,
-    too large, division by zero).
+    """The value of an arithmetic expression of numbers, ``+ - * /``, unary signs and parentheses, as text: rounded
+    to 6 decimals, a whole value written as an integer (``"24"``, ``"2.5"``). Raises ``ValueError`` on anything else
+    (names, calls, powers, attributes, too long, too large, division by zero).
 
     >>> calculate("48 / 2")
     '24'
@@ -52,9 +52,10 @@ def calculate(expression: str) -> str:
     except SyntaxError as error:
         raise ValueError(f"Not an arithmetic expression: {expression!r}.") from error
     value = _evaluate(tree.body)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(round(value, 6) if isinstance(value, float) else value)
+    if isinstance(value, float):
+        value = round(value, 6)  # first: 38.3 * 730 = 27958.999999999996 is the whole number 27959
+        value = int(value) if value.is_integer() else value
+    return str(value)
 
 
 def _evaluate(node: ast.AST) -> int | float:

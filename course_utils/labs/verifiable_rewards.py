@@ -32,8 +32,6 @@ from ..runtime.sources import asset_path, resolve
 from ..runtime.training import reference_trainer, train_sft, trainer_kwargs
 
 ANSWER_MARK = "####"
-# After the mark: spaces, a sign, digits (with thousands commas allowed), a decimal part; then nothing but spaces.
-_FINAL_NUMBER = re.compile(r"[ \t]*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*")
 
 
 def load_problems(profile: Profile) -> DatasetDict:
@@ -130,8 +128,9 @@ def extract_answer(completion: str) -> str | None:
     and nothing else. ``None`` when there is no mark, more than one, or anything but a number after it."""
     if completion.count(ANSWER_MARK) != 1:
         return None
-    match = _FINAL_NUMBER.fullmatch(completion.split(ANSWER_MARK)[1])
-    return normalise_number(match.group(1)) if match else None
+    # After the mark: whitespace, a sign, digits (thousands commas allowed), a decimal part; then only whitespace.
+    number = re.fullmatch(r"\s*([+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)\s*", completion.split(ANSWER_MARK)[1])
+    return normalise_number(number.group(1)) if number else None
 
 
 def answer_reward(completions: Sequence[str], answer: Sequence[str], **columns) -> list[float]:

@@ -6,7 +6,16 @@ from course_utils.grpo.tools import tool_output
 
 @pytest.mark.parametrize(
     ("expression", "value"),
-    [("48/2", "24"), ("23*47", "1081"), ("(3 + 4) * -2", "-14"), ("7/2", "3.5"), ("1/3", "0.333333"), ("+5", "5")],
+    [
+        ("48/2", "24"),
+        ("23*47", "1081"),
+        ("(3 + 4) * -2", "-14"),
+        ("7/2", "3.5"),
+        ("1/3", "0.333333"),
+        ("+5", "5"),
+        ("38.3 * 730", "27959"),
+        ("0.0000001 * 1", "0"),
+    ],  # rounded to 6 decimals first, then whole values as integers
 )
 def test_calculate_evaluates_arithmetic(expression, value):
     assert calculate(expression) == value

@@ -28,6 +28,7 @@ from course_utils.labs.verifiable_rewards import (
         ("Ann has 7+5 = <<7+5=12>>12 apples.\n#### 12", "12"),
         ("#### 12", "12"),
         ("####   12  \n", "12"),  # spaces around the number
+        ("####\n12", "12"),  # a line break is whitespace too
         ("#### -5", "-5"),
         ("#### +5", "5"),
         ("#### 1,000", "1000"),
