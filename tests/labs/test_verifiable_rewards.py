@@ -2,6 +2,7 @@ import itertools
 import random
 
 import pytest
+import torch
 
 from course_utils.grpo import dr_grpo_advantages, grpo_advantages
 from course_utils.labs.verifiable_rewards import (
@@ -200,3 +201,20 @@ def test_held_out_accuracy_rebuilds_the_policy_from_its_weights_and_samples_with
     assert first == 0.0  # pretrained on stories: it has never written the answer line
     with pytest.raises(AssertionError, match="do not fit"):
         held_out_accuracy(tiny_profile, {"a": weights["lm_head.weight"]}, samples=1, questions=2)
+
+
+def test_the_checker_trains_its_own_sft_start_with_the_labs_settings():
+    from transformers import AutoModelForCausalLM
+
+    from course_utils.labs.verifiable_rewards import demonstration_rows, sft_policy_weights
+    from course_utils.runtime.profiles import Profile
+    from course_utils.runtime.sources import asset_path
+
+    dry_run = Profile("grade", "cpu", max_steps=2)  # the lab's settings, two steps
+    rows = demonstration_rows(dry_run)
+    assert rows.column_names == ["prompt", "completion"]
+    assert rows[0]["prompt"].endswith("\nAnswer:") and rows[0]["completion"].startswith(" ")
+    base = AutoModelForCausalLM.from_pretrained(asset_path("models", "gpt2-arith-tiny")).state_dict()
+    trained = sft_policy_weights(dry_run)
+    assert trained.keys() == base.keys()  # plain weights of the lab's model: the target's checks load them
+    assert any(not torch.equal(trained[name], base[name]) for name in base)
