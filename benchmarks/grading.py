@@ -4,6 +4,7 @@
     python benchmarks/grading.py --kinds tampering  # 7 students x every lab: a student who wants the points
     python benchmarks/grading.py --students 4 --labs lab3_ppo_sentiment --skip-nbgrader
     python benchmarks/grading.py --students 10 --skip-nbgrader     # a class at reduced size, projected to 500 x 5
+    python benchmarks/grading.py --students 2 --skip-nbgrader --project 10000 5 16 --nodes 20   # and to a cluster
 
 Each student hands in every lab, in one of these states (in turn). The accidents: correct, correct as Colab saves it,
 correct with its nbgrader metadata stripped, one question left unanswered, untouched, correct with 100k lines printed,
@@ -26,7 +27,8 @@ CPU for a 260 MiB process). Sampling every half second made the capstone's class
 against 190 s unwatched), and every two seconds still took some 20 CPU-s of a class's 900: so the watch samples every
 five seconds, and reports the CPU time it used itself. From these it projects a class
 of ``--project`` students x labs on a machine with that many cores: the time if each core grades at the rate
-measured here, the memory of as many kernels at once as ``course grade`` runs there (two more than the cores).
+measured here, the memory of as many kernels at once as ``course grade`` runs there (two more than the cores); and
+beside it, the time on ``--nodes`` such machines, each grading a shard, then merged.
 """
 
 from __future__ import annotations
@@ -214,12 +216,17 @@ def where_the_time_goes(graded: list, course_dir: Path) -> dict[str, list[float]
 
 
 def projection(per_lab: dict[str, list[float]], phases: dict[str, float], count: int, watch: Watch, args) -> str:
-    """The time and memory of grading ``students x labs`` on ``cores`` cores, from this run's measurements.
+    """The time and memory of grading ``students x labs`` on one machine of ``cores`` cores, and on a cluster of
+    ``--nodes`` such machines, from this run's measurements.
 
     Time: each core grades at the rate measured here (``workers`` submissions at a time on this machine's cores, each
     of a lab drawn at random); collecting, repairing and recording run in one process and grow with the class
-    (registering the labs does not). Memory: an upper bound, everything but the grader itself scaled from ``workers``
-    running submissions to as many as ``course grade`` runs there by default (the fork server's share included).
+    (registering the labs does not). On a cluster each node grades its shard (``course grade --shard K/N``: a hash of
+    the student, so shards are equal to within a few percent at these sizes) and registers the labs itself; then
+    ``course merge`` records the whole class in one process, at the rate this run recorded (copying the shards'
+    files, a few kB per submission, is left out). Memory: an upper bound per machine, everything but the grader
+    itself scaled from ``workers`` running submissions to as many as ``course grade`` runs there by default (the
+    fork server's share included).
     """
     from course_utils.instructor.grading.limits import default_workers
 
@@ -227,15 +234,22 @@ def projection(per_lab: dict[str, list[float]], phases: dict[str, float], count:
     mean = sum(row[0] for row in per_lab.values()) / len(per_lab)
     per_core = mean * (os.cpu_count() or 1) / args.workers  # seconds of one core per submission, as graded here
     submissions = students * labs
-    serial = (phases["collect"] + phases["repair"] + phases["record"]) / count * submissions + phases["register"]
-    hours = (submissions * per_core / cores + serial) / 3600
+    reading = (phases["collect"] + phases["repair"] + phases["record"]) / count  # per submission, in one process
+
+    def hours(share: float) -> float:  # one machine grading ``share`` submissions
+        return (share * per_core / cores + reading * share + phases["register"]) / 3600
+
+    merge = (phases["record"] / count * submissions + phases["register"]) / 3600
+    cluster = hours(submissions / args.nodes) + merge
     at_once = default_workers(cores)
     grader = proportional_set_size(os.getpid())
     memory = (grader + (watch.peak_total - grader) * at_once / max(1, args.workers)) / 2**30
     return (
-        f"Projected for {students} students x {labs} labs on {cores} cores ({at_once} at a time): about {hours:.1f} h "
-        f"({per_core:.1f} s per submission per core, and {serial / 60:.1f} min of reading and recording in one "
-        f"process); peak memory at most {memory:.1f} GiB."
+        f"Projected for {students} students x {labs} labs on {cores} cores ({at_once} at a time): about "
+        f"{hours(submissions):.1f} h ({per_core:.1f} s per submission per core, and {reading * submissions / 60:.1f} "
+        f"min of reading and recording in one process); peak memory at most {memory:.1f} GiB. On {args.nodes} such "
+        f"nodes ({args.nodes * cores} cores, a shard each, then the merge): about {cluster:.2f} h "
+        f"({merge * 60:.1f} min of it merging)."
     )
 
 
@@ -259,6 +273,7 @@ def main() -> None:
         metavar=("STUDENTS", "LABS", "CORES"),
         help="the class and machine to project to (default: 500 students x 5 labs on 16 cores)",
     )
+    parser.add_argument("--nodes", type=int, default=20, help="the cluster to project to: this many such machines")
     args = parser.parse_args()
     states = KINDS[args.kinds]
 

@@ -1,5 +1,6 @@
 """The `course` command: `course train` for anyone (a lab's method on your own data, ``recipes``: it needs only the
-base install), and the instructor's release, demo and grade (``instructor``), run from the course repository.
+base install), and the instructor's release, demo, grade, merge and export (``instructor``), run from the course
+repository.
 
 Importing this module imports nothing beyond the standard library and the two rooms' command-line definitions, so
 that `course --help` and `course train` start without the instructor's extra installed.
@@ -16,7 +17,7 @@ from .recipes.command import add_train_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The `course` command line: release, demo, grade and train."""
+    """The `course` command line: release, demo, grade, merge, export and train."""
     parser = argparse.ArgumentParser(
         prog="course", description="Release, run and grade the course's labs; train with their methods on your data."
     )

@@ -4,7 +4,8 @@
 
 Imports every module of `course_utils` outside `instructor/`, checks that no notebook or Jupyter tooling is
 installed (so nothing could have leaned on it), then runs Lab 1's first code cells (after the Colab-only install
-cell, up to the first exercise) in the tiny profile, and `course train dpo` and `ppo` for one step each on two
+cell, up to the first exercise) in the tiny profile, the labs' check before submitting on Lab 1's release (against
+the packaged manifest, without its fresh run), and `course train dpo` and `ppo` for one step each on two
 hh-rlhf-style pairs (the `course` command's learner part needs no extra).
 """
 
@@ -59,7 +60,22 @@ def main() -> int:
     for source in cells:
         exec(compile(source, "lab1_instruction_tuning", "exec"), namespace)  # noqa: S102 -- our own lab
     print(f"Ran Lab 1's first {len(cells)} code cells: {len(namespace['data']['train'])} training rows loaded.")
-    return train_one_step()
+    return check_before_submitting() or train_one_step()
+
+
+def check_before_submitting() -> int:
+    """The labs' last cell on Lab 1's untouched release: it must find every exercise unanswered, and nothing else."""
+    from course_utils.notebook.submission import read_manifest, submission_report
+
+    lab = "lab1_instruction_tuning"
+    released = read_manifest(lab)
+    lines = submission_report(json.loads((ROOT / "labs" / lab / f"{lab}.ipynb").read_text()), released, run=False)
+    unanswered = [cell for cell in released if cell.kind == "answer"]
+    if lines != [f"{cell.grade_id}: not answered yet (it still raises NotImplementedError)" for cell in unanswered]:
+        print("FAILED: the check before submitting said:\n" + "\n".join(lines))
+        return 1
+    print(f"The check before submitting found Lab 1's {len(unanswered)} exercises unanswered.")
+    return 0
 
 
 def train_one_step() -> int:

@@ -1,7 +1,8 @@
 """Run the labs as on Colab, in the environment that scripts/check_colab_stack.sh built (do not run it alone).
 
 Each notebook runs in a fresh kernel whose IPython start-up registers a stand-in ``google.colab`` module, so the
-labs' install cell behaves as on Colab: it pip-installs the course with ``%pip`` and reports a needed restart.
+labs' install cell behaves as on Colab: it pip-installs the course with ``%pip`` and reports a needed restart. Its
+frontend never answers a request (the labs' check before submitting then says so in one line).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ COLAB_STARTUP = """
 import importlib.machinery, sys, types
 colab = types.ModuleType("google.colab")
 colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
+colab._message = types.SimpleNamespace(blocking_request=lambda *args, **kwargs: None)
 sys.modules["google.colab"] = colab
 """
 

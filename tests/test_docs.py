@@ -19,8 +19,8 @@ from course_utils.cli import build_parser
 PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").glob("*.md"))]
 TOP = ("course_utils/", "scripts/", "benchmarks/", "tests/", "docs/", "solutions/", "labs/", ".ci/")
 SEARCHED = ("course_utils", "scripts", "benchmarks", "tests", ".ci")  # where a bare file name is looked for
-# Flags of the other tools the docs show beside ours: torchrun's and accelerate's launchers.
-OTHER_TOOLS_FLAGS = {"--nproc_per_node", "--config_file", "--num_processes", "--cpu"}
+# Flags of the other tools the docs show beside ours: torchrun's and accelerate's launchers, Slurm's sbatch.
+OTHER_TOOLS_FLAGS = {"--nproc_per_node", "--config_file", "--num_processes", "--cpu", "--partition"}
 
 
 def code_spans(text: str) -> list[str]:

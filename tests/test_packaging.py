@@ -57,17 +57,18 @@ def test_packaged_assets_stay_under_10_mb() -> None:
     assert 0 < total < 10 * 1024 * 1024, f"{total / 1e6:.1f} MB of packaged assets"
 
 
-def test_the_repository_url_is_the_same_everywhere() -> None:
-    """The URL lives in pyproject.toml; each notebook's Colab badge and install cell must use it."""
-    url = PYPROJECT["project"]["urls"]["Repository"]
-    slug = url.removeprefix("https://github.com/")
+def test_every_notebook_installs_the_package_course_toml_names_and_its_badge_opens_it() -> None:
+    """course.toml names the package every lab installs on Colab; a GitHub one is where the badges open the labs."""
+    package = tomllib.loads((ROOT / "course.toml").read_text())["release"]["package"]
+    github = re.fullmatch(r"align-course @ git\+https://github\.com/([^/]+/[^/@]+?)(?:\.git)?@([^#]+)", package)
     for path in NOTEBOOKS:
         text = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells)
-        assert f'"align-course @ git+{url}"' in text, f"{path.name}: the install cell should install from {url!r}"
-        badges = re.findall(r"colab\.research\.google\.com/github/([^/]+/[^/]+)/", text)
-        assert badges and set(badges) == {slug}, f"{path.name}: Colab badge points to {badges}"
-        relative = path.relative_to(ROOT).as_posix().replace("solutions/", "labs/")
-        assert f"/blob/main/{relative}" in text, f"{path.name}: the badge should open {relative}"
+        assert f'"{package}"' in text, f"{path.name}: the install cell should install {package!r}: run `make release`"
+        badges = re.findall(r"colab\.research\.google\.com/github/([^)]+)\)", text)
+        assert len(badges) == 1, f"{path.name}: one Colab badge, found {badges}"
+        if github:
+            lab = path.relative_to(ROOT).parts[1]
+            assert badges == [f"{github[1]}/blob/{github[2]}/labs/{lab}/{lab}.ipynb"], f"{path.name}: {badges}"
 
 
 def test_ci_runs_make_test_and_the_labs_at_the_lowest_versions() -> None:

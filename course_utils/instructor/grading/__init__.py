@@ -6,6 +6,8 @@ back as released, ``sandbox.py`` runs each in a kernel of its own (``isolation.p
 ``forkserver.py`` forks kernels with the libraries imported, ``package_view.py`` hides the lab's references) driven
 by ``worker.py``, which hands data (``data.py``) between a test cell's calls in the kernel and its checks in
 ``checker.py``; ``scoring.py`` turns the checks' verdicts into points, ``gradebook.py`` records them in nbgrader's
-gradebook, ``feedback.py`` and ``exports.py`` write what students and instructors read. ``cells.py`` is the
-vocabulary they share; ``simulate.py`` makes good, broken and tampered notebooks to try it on.
+gradebook, ``feedback.py`` and ``exports.py`` write what students and instructors read, each file whole or not at
+all (``durable.py``: a stopped class resumes). ``shards.py`` splits a class across machines and merges the shards;
+``lms.py`` reads an LMS's names and writes its grade import and feedback zips. ``cells.py`` is the vocabulary they
+share; ``simulate.py`` makes good, broken and tampered notebooks to try it on.
 """

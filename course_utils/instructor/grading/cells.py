@@ -21,6 +21,10 @@ from enum import StrEnum
 
 from nbformat import NotebookNode
 
+# The cell predicates the learner's check before submitting shares, kept here beside the others.
+from ...notebook.matching import grading_info as grading_info
+from ...notebook.matching import is_answer as is_answer
+
 
 def marked_block(name: str) -> re.Pattern[str]:
     """``### BEGIN <name>`` ... ``### END <name>`` lines (indented or not); group 1 is what lies between them."""
@@ -96,20 +100,10 @@ def is_checked(cell: NotebookNode) -> bool:
     return is_test(cell) and any(line.strip() == CHECK for line in cell.source.splitlines())
 
 
-def grading_info(cell: NotebookNode) -> dict:
-    """The cell's nbgrader metadata ({} when it has none)."""
-    return dict(cell.get("metadata", {}).get("nbgrader", {}))
-
-
 def is_test(cell: NotebookNode) -> bool:
     """An autograded test: graded, and not an answer."""
     info = grading_info(cell)
     return bool(info.get("grade")) and not info.get("solution")
-
-
-def is_answer(cell: NotebookNode) -> bool:
-    """A cell the student writes."""
-    return bool(grading_info(cell).get("solution"))
 
 
 def cell_key(cell: NotebookNode) -> str:

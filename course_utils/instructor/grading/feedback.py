@@ -23,6 +23,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from . import durable
 from .cells import HIDDEN_BLOCK, grading_info, is_test
 from .repair import Repair
 from .scoring import PASSED, QuestionResult
@@ -79,9 +80,12 @@ def feedback_notebook(
     hidden = [line for cell in executed.cells if is_test(cell) for line in hidden_lines(cell.source)]
     hidden = [line for line in hidden if len(line) >= TELLING]
     verdicts = {result.question: result for result in results}
-    cells = [nbformat.v4.new_markdown_cell(summary(results, repairs, run_note))]
+    # The cells added get ids of their own made from the question's, not random ones: a page is a function of the run.
+    cells = [nbformat.v4.new_markdown_cell(summary(results, repairs, run_note), id="score-summary")]
     for cell in copy.deepcopy(executed.cells):
         cells.append(cell)
+        if "outputs" in cell:
+            cell.outputs = joined_streams(cell.outputs)
         for output in cell.get("outputs", []):
             scrub(output, hidden)
         if not is_test(cell):
@@ -89,8 +93,21 @@ def feedback_notebook(
         question = grading_info(cell)["grade_id"]
         cell.source = released_tests.get(question, HIDDEN_BLOCK.sub("", cell.source))
         if question in verdicts:
-            cells.append(nbformat.v4.new_markdown_cell(verdict(verdicts[question])))
+            cells.append(nbformat.v4.new_markdown_cell(verdict(verdicts[question]), id=f"verdict-{question}"[:64]))
     return nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(executed.metadata))
+
+
+def joined_streams(outputs: list[NotebookNode]) -> list[NotebookNode]:
+    """Consecutive outputs of one stream (stdout, stderr) as one: how the kernel's messages cut up what a cell printed
+    depends on timing, and a page must be the same for the same run (one machine or a merged shard)."""
+    joined: list[NotebookNode] = []
+    for output in outputs:
+        last = joined[-1] if joined else None
+        if last is not None and output.output_type == last.output_type == "stream" and output.name == last.name:
+            last.text += output.text
+        else:
+            joined.append(output)
+    return joined
 
 
 def verdict(result: QuestionResult) -> str:
@@ -131,8 +148,7 @@ def write_html(notebook: NotebookNode, path: Path) -> None:
     # What sanitising left of a student's HTML is escaped text: the scripts that remain are the template's own.
     body = SCRIPT.sub("", body)
     body = body.replace("<head>", f'<head>\n<meta http-equiv="Content-Security-Policy" content="{POLICY}">', 1)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(body, encoding="utf-8")
+    durable.write_text(path, body)
 
 
 # A class's pages repeat the lab's own cells: sanitising and highlighting each cell once, not once per student, takes

@@ -2,8 +2,8 @@
 
 nbgrader finds graded cells by their metadata. Colab round trips, copy and paste or retyping a cell can lose or
 alter that metadata, and a student can edit a test, change its points or delete it. Before grading, every cell of
-the release is matched to the submission's cells: by nbgrader id, else by cell id, else by identical source, and the
-cells left over by their content and their place between matched neighbours. Then
+the release is matched to the submission's cells (``course_utils.notebook.matching``, which the learner's check
+before submitting shares). Then
 
 - test cells are **always** taken from the instructor's source (with the hidden tests), never from the submission;
 - answer cells keep the student's code and get their release metadata back;
@@ -13,17 +13,13 @@ cells left over by their content and their place between matched neighbours. The
 from __future__ import annotations
 
 import copy
-import difflib
-import re
 from dataclasses import dataclass
 
 import nbformat
 from nbformat import NotebookNode
 
-from .cells import cell_key, clear_outputs, grading_info, is_answer, is_test
-
-# How alike two sources must be to be taken for the same cell when nothing else matches them.
-MIN_SIMILARITY = 0.6
+from ...notebook.matching import match_cells, normalise
+from .cells import cell_key, clear_outputs, grading_info, is_test
 
 
 @dataclass(frozen=True)
@@ -32,74 +28,6 @@ class Repair:
 
     cell: str  # the nbgrader id (or the cell id) of the cell concerned
     action: str
-
-
-def normalise(source: str) -> str:
-    """Source without trailing spaces or surrounding blank lines, for comparing cells."""
-    return "\n".join(line.rstrip() for line in source.strip().splitlines())
-
-
-def similarity(release_cell: NotebookNode, submitted_cell: NotebookNode) -> float:
-    """How alike two cells are, 0 to 1; an answer cell also matches on the name of the function it defines."""
-    if release_cell.cell_type != submitted_cell.cell_type:
-        return 0.0
-    ratio = difflib.SequenceMatcher(None, normalise(release_cell.source), normalise(submitted_cell.source)).ratio()
-    defined = re.search(r"^def (\w+)\(", release_cell.source, re.M)
-    if is_answer(release_cell) and defined and re.search(rf"^def {defined[1]}\(", submitted_cell.source, re.M):
-        ratio = max(ratio, 0.9)
-    return ratio
-
-
-def match_cells(release: list[NotebookNode], submitted: list[NotebookNode]) -> dict[int, int]:
-    """Release cell index -> submitted cell index, in order (no two matches cross)."""
-    anchors: dict[int, int] = {}
-    used: set[int] = set()
-    by_grade_id = {
-        grading_info(c).get("grade_id"): j for j, c in enumerate(submitted) if grading_info(c).get("grade_id")
-    }
-    by_cell_id = {c.get("id"): j for j, c in enumerate(submitted) if c.get("id")}
-    sources: dict[str, list[int]] = {}
-    for j, cell in enumerate(submitted):
-        sources.setdefault(normalise(cell.source), []).append(j)
-    for i, cell in enumerate(release):
-        grade_id = grading_info(cell).get("grade_id")
-        same_source = sources.get(normalise(cell.source), [])
-        for j in (by_grade_id.get(grade_id), by_cell_id.get(cell.get("id")), *same_source[:1]):
-            if j is not None and j not in used and submitted[j].cell_type == cell.cell_type:
-                anchors[i] = j
-                used.add(j)
-                break
-    anchors = _keep_in_order(anchors)
-    # Fill each gap between consecutive anchors by content, keeping order.
-    bounds = [(-1, -1), *sorted(anchors.items()), (len(release), len(submitted))]
-    for (i0, j0), (i1, j1) in zip(bounds, bounds[1:], strict=False):
-        next_j = j0 + 1
-        for i in range(i0 + 1, i1):
-            candidates = [j for j in range(next_j, j1) if j not in anchors.values()]
-            scored = [(similarity(release[i], submitted[j]), j) for j in candidates]
-            best = max(scored, default=(0.0, None))
-            lone_answer = is_answer(release[i]) and _only_code_cell_left(release, i, i1, submitted, candidates)
-            if best[1] is not None and (best[0] >= MIN_SIMILARITY or lone_answer):
-                anchors[i] = best[1]
-                next_j = best[1] + 1
-    return dict(sorted(anchors.items()))
-
-
-def _only_code_cell_left(release, i, i1, submitted, candidates) -> bool:
-    """True when the answer cell ``i`` is the last unmatched code cell of its gap and one code cell is left for it."""
-    code_left = [j for j in candidates if submitted[j].cell_type == "code"]
-    later_code = [k for k in range(i + 1, i1) if release[k].cell_type == "code"]
-    return len(code_left) == 1 and not later_code
-
-
-def _keep_in_order(anchors: dict[int, int]) -> dict[int, int]:
-    """The largest subset of matches whose submitted positions increase with the release positions."""
-    pairs = sorted(anchors.items())
-    best: list[list[tuple[int, int]]] = []
-    for pair in pairs:  # longest increasing subsequence, O(n^2): notebooks have tens of cells
-        chains = [chain for chain in best if chain[-1][1] < pair[1]]
-        best.append(max(chains, key=len, default=[]) + [pair])
-    return dict(max(best, key=len, default=[]))
 
 
 def repair(submitted: NotebookNode, release: NotebookNode, source: NotebookNode) -> tuple[NotebookNode, list[Repair]]:

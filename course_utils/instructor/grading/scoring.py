@@ -43,6 +43,8 @@ class GradedLab:
     detail: str = ""  # why it ended early, when it did
     seconds: float = 0.0  # how long it ran
     check_seconds: float = 0.0  # of ``seconds``, waiting for the checks apart from the kernel
+    origin: str = ""  # the file's name as it arrived (an LMS's feedback upload matches on it)
+    fingerprint: str = ""  # of what was graded: the file, the lab, the limits (``grade.py``: what a rerun skips)
 
     @property
     def points(self) -> float:

@@ -6,8 +6,11 @@ import re
 import stat
 import zipfile
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from . import durable
 
 # `<student>_<anything>_<lab>.ipynb`, e.g. `jdoe_lab2_reward_modeling.ipynb` or an LMS's
 # `jdoe_123456_78910_lab2_reward_modeling (1).ipynb`. `{labs}` becomes the alternation of the course's labs.
@@ -22,7 +25,8 @@ class Submission:
 
     student: str
     lab: str
-    path: Path
+    path: Path  # the copy in nbgrader's layout, ``submitted/<student>/<lab>/<lab>.ipynb``
+    origin: str  # the name it arrived with, in the folder or zip (an LMS's feedback upload matches on it)
 
 
 @dataclass
@@ -43,8 +47,15 @@ def compile_pattern(pattern: str, labs: list[str]) -> re.Pattern[str]:
     return compiled
 
 
-def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEFAULT_PATTERN) -> Collection:
-    """The submissions in ``source`` (a folder, searched recursively, or a zip file) for the given labs.
+def collect(
+    source: Path,
+    labs: list[str],
+    destination: Path,
+    pattern: str = DEFAULT_PATTERN,
+    holds: Callable[[str], bool] = lambda student: True,
+) -> Collection:
+    """The submissions in ``source`` (a folder, searched recursively, or a zip file) for the given labs, of the
+    students ``holds(student)`` keeps (a shard's share of the class; everyone by default).
 
     Notebooks are copied to ``destination/<student>/<lab>/<lab>.ipynb``, nbgrader's layout. A file whose name does
     not match is reported as unknown; two files for the same student and lab are both reported and neither is
@@ -58,19 +69,19 @@ def collect(source: Path, labs: list[str], destination: Path, pattern: str = DEF
         if read is None:
             collection.refused[name] = "a symbolic link"
             continue
-        match = matcher.match(PurePosixPath(name).name)
+        # The file's name, else its path: Moodle puts each student's files in a folder named after the student.
+        match = matcher.match(PurePosixPath(name).name) or matcher.match(name)
         if match is None or match["lab"] not in labs or not SAFE_STUDENT.fullmatch(match["student"]):
             collection.unknown.append(name)
-        else:
+        elif holds(match["student"]):
             found[(match["student"], match["lab"])].append((name, read()))
     for (student, lab), files in sorted(found.items()):
         if len(files) > 1:
             collection.duplicates[(student, lab)] = sorted(name for name, _ in files)
             continue
         target = destination / student / lab / f"{lab}.ipynb"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(files[0][1])
-        collection.submissions.append(Submission(student, lab, target))
+        durable.write_bytes(target, files[0][1])
+        collection.submissions.append(Submission(student, lab, target, origin=files[0][0]))
     collection.unknown.sort()
     return collection
 

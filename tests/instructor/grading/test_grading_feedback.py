@@ -116,3 +116,15 @@ def test_a_page_rendered_again_from_remembered_cells_is_nbconverts_own(tmp_path)
     for name in ("first.html", "again.html"):  # the second page is made from the cells the first remembered
         write_html(page, tmp_path / name)
         assert (tmp_path / name).read_bytes() == theirs.encode()
+
+
+def test_what_a_cell_printed_reads_the_same_however_the_kernel_cut_it_up():
+    """stdout sent in two messages or one gives one output on the page; a plot between two prints keeps them apart."""
+    plot = new_output("display_data", data={"text/plain": "<Figure>"})
+    pieces = [new_output("stream", name="stdout", text=text) for text in ("loss 3.5\n", "loss 3.2\n", "done\n")]
+    cut = new_code_cell("train()", outputs=[*pieces[:2], plot, pieces[2]])
+    whole = new_code_cell("train()", outputs=[new_output("stream", name="stdout", text="loss 3.5\nloss 3.2\n"), plot])
+    whole.outputs.append(new_output("stream", name="stdout", text="done\n"))
+    cut_page, whole_page = (feedback_notebook(new_notebook(cells=[c]), new_notebook(), [], []) for c in (cut, whole))
+    assert cut_page.cells[1].outputs == whole_page.cells[1].outputs
+    assert [output.get("text") for output in cut_page.cells[1].outputs] == ["loss 3.5\nloss 3.2\n", None, "done\n"]

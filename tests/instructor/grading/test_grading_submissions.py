@@ -30,7 +30,10 @@ def test_collect_from_a_folder(tmp_path):
     (inbox / ".DS_Store").write_text("x")
     found = collect(inbox, LABS, tmp_path / "out")
     ann, jdoe = (tmp_path / "out" / name / lab / f"{lab}.ipynb" for name, lab in [("ann", LABS[1]), ("jdoe", LABS[0])])
-    assert found.submissions == [Submission("ann", LABS[1], ann), Submission("jdoe", LABS[0], jdoe)]
+    assert found.submissions == [
+        Submission("ann", LABS[1], ann, f"nested/ann_{LABS[1]}.ipynb"),
+        Submission("jdoe", LABS[0], jdoe, f"jdoe_{LABS[0]}.ipynb"),
+    ]
     assert ann.read_text() == "{2}"  # in nbgrader's layout: submitted/<student>/<lab>/<lab>.ipynb
     assert found.unknown == ["notes.pdf"]
     assert found.duplicates == {}
