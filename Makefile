@@ -29,8 +29,8 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)  ## run every lab in the tiny profile, grade the results with `course grade`, print a table
 	$(BIN)/course demo
 
-test: $(STAMP)  ## the test suite, in two processes (a test file stays in one: its fixtures are built once)
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+test: $(STAMP)  ## the test suite, in two processes (a test file stays in one: its fixtures are built once), slowest first
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 release: $(STAMP)  ## regenerate labs/ from solutions/
 	$(BIN)/course release

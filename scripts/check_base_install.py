@@ -65,12 +65,12 @@ def main() -> int:
 
 def check_before_submitting() -> int:
     """The labs' last cell on Lab 1's untouched release: it must find every exercise unanswered, and nothing else."""
-    from course_utils.notebook.submission import read_manifest, submission_report
+    from course_utils.notebook.submission import graded_cells, read_manifest, submission_report
 
     lab = "lab1_instruction_tuning"
-    released = read_manifest(lab)
-    lines = submission_report(json.loads((ROOT / "labs" / lab / f"{lab}.ipynb").read_text()), released, run=False)
-    unanswered = [cell for cell in released if cell.kind == "answer"]
+    release = read_manifest(lab)
+    lines = submission_report(json.loads((ROOT / "labs" / lab / f"{lab}.ipynb").read_text()), release, run=False)
+    unanswered = [cell for cell in graded_cells(release) if cell.kind == "answer"]
     if lines != [f"{cell.grade_id}: not answered yet (it still raises NotImplementedError)" for cell in unanswered]:
         print("FAILED: the check before submitting said:\n" + "\n".join(lines))
         return 1

@@ -8,6 +8,7 @@ os.environ["HF_DATASETS_OFFLINE"] = "1"
 import course_utils.instructor  # noqa: E402, F401  before nbformat: 2 s of imports less (see its __init__)
 
 # isort: split
+import json  # noqa: E402
 import logging  # noqa: E402
 import warnings  # noqa: E402
 from html.parser import HTMLParser  # noqa: E402
@@ -28,6 +29,17 @@ from course_utils.runtime.profiles import Profile  # noqa: E402
 # The course every test reads: `from conftest import ROOT, LABS, ...` (pyproject puts tests/ on the path).
 ROOT = Path(__file__).resolve().parents[1]
 LABS = available_labs(ROOT)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest test files first, by the wall time benchmarks/suite.py measured (the others after them, in their
+    order): `make test` hands whole files to its two workers as they free up (--no-loadscope-reorder keeps this
+    order), and a long file started last would keep one worker busy while the other waits."""
+    measured = ROOT / "benchmarks" / "results" / "suite.json"
+    if not measured.exists():
+        return
+    seconds = {row[0]: float(row[1].split()[0]) for row in json.loads(measured.read_text())["rows"]}
+    items.sort(key=lambda item: -seconds.get(Path(item.path).relative_to(ROOT).as_posix(), 0.0))  # stable
 
 
 def solution_path(lab: str) -> Path:
