@@ -131,7 +131,7 @@ def grade(args: argparse.Namespace, root: Path) -> int:
 
     course_dir = (args.course_dir or root).resolve()
     # A scheduler stops a job with SIGTERM (Slurm at its time limit, Kubernetes evicting a pod): stop as on Ctrl-C.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         seconds = {"wall_seconds": args.wall_seconds, "cell_seconds": args.cell_seconds}
         limits = Limits(**seconds, memory_mb=args.memory_mb, disk_mb=args.disk_mb)
@@ -145,6 +145,8 @@ def grade(args: argparse.Namespace, root: Path) -> int:
     except KeyboardInterrupt:
         print("\ncourse grade: stopped. What was graded is saved; the same command grades the rest.", file=sys.stderr)
         return INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(format_summary(grades, course_dir))
     if not grades.graded and shard.count > 1:
         print(f"course grade: no student of this class falls in shard {shard}.")  # a small class in many shards

@@ -2,7 +2,7 @@
 one uninterrupted run writes, and a resumed run grades only what was left.
 
 The class hands in a small lab made for this file (one exercise, two points, half a second of sleep per notebook so
-that the grader can be caught in the middle), run by `course grade` in a process of its own that the test kills.
+that the grader can be caught in the middle); the runs the test stops are `course grade` in a process of its own.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 
 from course_utils.cli import main
 from course_utils.instructor.grading.exports import NOT_GRADED_CSV, RESULTS
+from course_utils.instructor.grading.grade import GradeConfig, grade_class
 from course_utils.instructor.grading.gradebook import GRADEBOOK
 from course_utils.instructor.grading.shards import Shard, differences, outcome
 from course_utils.instructor.release import release
@@ -69,15 +70,8 @@ def course(tmp_path_factory):
         (inbox / f"{student}_{LAB}.ipynb").write_text(handed_in(released, answer))
     (inbox / "notes.txt").write_text("not a notebook")
     whole = base / "whole"
-    finished = grade(root, inbox, whole)
-    assert finished.returncode == 0, finished.stderr
+    assert not grade_class(root, inbox, GradeConfig(whole), progress=False).broken
     return root, inbox, whole
-
-
-def grade(root: Path, inbox: Path, course_dir: Path, *options: str, marker: str = "") -> subprocess.CompletedProcess:
-    """`course grade` run to its end."""
-    command = [*course_command(root), "grade", str(inbox), "--course-dir", str(course_dir), *options]
-    return subprocess.run(command, capture_output=True, text=True, env=environment(marker), timeout=300)
 
 
 def course_command(root: Path) -> list[str]:
@@ -89,10 +83,11 @@ def environment(marker: str) -> dict[str, str]:
     return {**os.environ, "COURSE_TEST_MARKER": marker, "PYTHONUNBUFFERED": "1"}
 
 
-def stop_when(root: Path, inbox: Path, course_dir: Path, ready, how: signal.Signals) -> tuple[int, str]:
-    """Start `course grade`, send it ``how`` as soon as ``ready()`` holds; its exit status and what it said."""
+def stop_when(root: Path, inbox: Path, course_dir: Path, ready, how: signal.Signals, *options: str) -> tuple[int, str]:
+    """Start `course grade` in a process of its own, send it ``how`` as soon as ``ready()`` holds; its exit status
+    and what it said."""
     marker = uuid.uuid4().hex
-    command = [*course_command(root), "grade", str(inbox), "--course-dir", str(course_dir), "--workers", "1"]
+    command = [*course_command(root), "grade", str(inbox), "--course-dir", str(course_dir), "--workers", "1", *options]
     # A shell ignores Ctrl-C for what it runs in the background, and the ignoring is inherited: undo it in the grader.
     process = subprocess.Popen(
         command,
@@ -128,9 +123,10 @@ def processes_tagged(marker: str, patience: float = 10.0) -> list[int]:
         time.sleep(0.2)
 
 
-def results(course_dir: Path) -> dict[Path, os.stat_result]:
-    """Each graded lab's results file, with its inode and times (a file graded again is a new file)."""
-    return {path: path.stat() for path in sorted((course_dir / "autograded").glob(f"*/*/{RESULTS}"))}
+def results(course_dir: Path) -> dict[Path, tuple[int, int]]:
+    """Each graded lab's results file, with its inode and modification time (a lab graded again is a new file)."""
+    found = sorted((course_dir / "autograded").glob(f"*/*/{RESULTS}"))
+    return {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in found}
 
 
 def test_one_run_grades_the_class(course):
@@ -145,35 +141,38 @@ def test_one_run_grades_the_class(course):
     assert len(outcome(whole)[GRADEBOOK]) == len(STUDENTS)
 
 
-def test_a_class_stopped_at_any_point_resumes_to_what_one_run_writes(course, tmp_path):
-    """Killed while collecting, killed after two notebooks, stopped with Ctrl-C after four, then run to the end: no
-    step leaves a graded lab half-written, none grades again what an earlier one finished, and the end is the
-    uninterrupted run's, though one student handed in a new file meanwhile (graded again)."""
+def test_a_shard_stopped_three_times_resumes_and_merges_into_what_one_run_writes(course, tmp_path, capsys):
+    """Shard 1 of 2 is killed while collecting, stopped with Ctrl-C after one notebook and killed after two, then run
+    to its end, while a student hands in a new file (graded again); shard 2 runs without a stop. No step leaves a
+    graded lab half-written or grades again what an earlier one finished, and the two shards merged are the
+    uninterrupted run of the whole class, file by file."""
     root, inbox, whole = course
-    course_dir = tmp_path / "course"
-    ours = tmp_path / "inbox"
+    first, second = Shard(1, 2), Shard(2, 2)
+    ours, course_dir = tmp_path / "inbox", tmp_path / "shard-1"
     ours.mkdir()
     for path in inbox.iterdir():
         (ours / path.name).write_bytes(path.read_bytes())
     (ours / f"ann_{LAB}.ipynb").write_text(handed_in(nbformat.read(root / "labs" / LAB / f"{LAB}.ipynb", 4), WRONG))
+    held = [student for student in STUDENTS if first.holds(student)]
+    assert "ann" in held and len(held) == 3
 
     def graded_at_least(count: int):
         return lambda: len(results(course_dir)) >= count
 
-    before: dict[Path, os.stat_result] = {}
+    before: dict[Path, tuple[int, int]] = {}
     steps = [
         (lambda: (course_dir / "submitted").is_dir(), signal.SIGKILL, -signal.SIGKILL),
+        (graded_at_least(1), signal.SIGINT, 128 + signal.SIGINT),
         (graded_at_least(2), signal.SIGKILL, -signal.SIGKILL),
-        (graded_at_least(4), signal.SIGINT, 128 + signal.SIGINT),
     ]
     for ready, how, status in steps:
-        code, said = stop_when(root, ours, course_dir, ready, how)
+        code, said = stop_when(root, ours, course_dir, ready, how, "--shard", str(first))
         assert code == status, said
         if how == signal.SIGINT:
             assert "stopped. What was graded is saved; the same command grades the rest." in said
         now = results(course_dir)
         for path, seen in before.items():  # finished earlier: read back, never graded again
-            assert (now[path].st_ino, now[path].st_mtime_ns) == (seen.st_ino, seen.st_mtime_ns), path
+            assert now[path] == seen, path
         for path in now:  # whole: its notebook and page were written before it
             assert json.loads(path.read_text())["fingerprint"]
             assert (path.parent / f"{LAB}.ipynb").is_file()
@@ -181,45 +180,31 @@ def test_a_class_stopped_at_any_point_resumes_to_what_one_run_writes(course, tmp
                 course_dir / "feedback" / path.parent.relative_to(course_dir / "autograded") / f"{LAB}.html"
             ).is_file()
         before = now
-    assert 4 <= len(before) < len(STUDENTS)
+    assert 2 <= len(before) < len(held)
 
-    # ann hands in the right answer: her lab is graded again, with the others the last step left.
+    # ann hands in the right answer: her lab is graded again, with what the last stop left.
     (ours / f"ann_{LAB}.ipynb").write_bytes((inbox / f"ann_{LAB}.ipynb").read_bytes())
-    finished = grade(root, ours, course_dir)
-    assert finished.returncode == 0, finished.stderr
-    again = {
-        path
-        for path, seen in results(course_dir).items()
-        if path not in before or path.stat().st_ino != before[path].st_ino
+    capsys.readouterr()
+    assert main(["--root", str(root), "grade", str(ours), "--shard", str(first), "--course-dir", str(course_dir)]) == 0
+    regraded = {path.parent.parent.name for path, seen in results(course_dir).items() if seen != before.get(path)}
+    assert regraded == {"ann"} | {
+        student for student in held if not any(p.parent.parent.name == student for p in before)
     }
-    assert {path.parent.parent.name for path in again} == {"ann"} | {
-        s for s in STUDENTS if not any(p.parent.parent.name == s for p in before)
-    }
-    unchanged = len(before) - ("ann" in {path.parent.parent.name for path in before})
-    assert f"Graded by an earlier run and unchanged since (not run again): {unchanged} notebooks" in finished.stdout
+    unchanged = sum(path.parent.parent.name != "ann" for path in before)
+    said = capsys.readouterr().out
+    assert f"Graded by an earlier run and unchanged since (not run again): {unchanged} notebooks" in said
     assert not list(course_dir.rglob(".*.part")), "a temporary file of a stopped write was left behind"
-    assert differences(course_dir, whole) == []
 
-
-def test_two_shards_merged_equal_one_run(course, tmp_path):
-    root, inbox, whole = course
-    shards = [Shard(1, 2), Shard(2, 2)]
-    assert all(any(shard.holds(student) for student in STUDENTS) for shard in shards), "a shard with nobody in it"
-    folders = [tmp_path / f"shard{shard.index}" for shard in shards]
-    for shard, folder in zip(shards, folders, strict=True):
-        ran = grade(root, inbox, folder, "--shard", str(shard))
-        assert ran.returncode == 0, ran.stderr
-        graded = {path.parent.parent.name for path in results(folder)}
-        assert graded == {student for student in STUDENTS if shard.holds(student)}
-    merged = subprocess.run(
-        [*course_command(root), "merge", *map(str, folders), "--course-dir", str(tmp_path / "merged")],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    shard_2 = tmp_path / "shard-2"
+    assert main(["--root", str(root), "grade", str(inbox), "--shard", str(second), "--course-dir", str(shard_2)]) == 0
+    assert {path.parent.parent.name for path in results(shard_2)} == {s for s in STUDENTS if second.holds(s)}
+    merged = tmp_path / "merged"
+    capsys.readouterr()
+    assert main(["--root", str(root), "merge", str(course_dir), str(shard_2), "--course-dir", str(merged)]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"Merged 2 shards: {len(STUDENTS)} graded notebooks of {len(STUDENTS)} students."
     )
-    assert merged.returncode == 0, merged.stderr
-    assert merged.stdout.startswith(f"Merged 2 shards: {len(STUDENTS)} graded notebooks of {len(STUDENTS)} students.")
-    assert differences(tmp_path / "merged", whole) == []
+    assert differences(merged, whole) == []
 
 
 def test_a_shard_nobody_falls_in_grades_nothing_and_merges_as_nothing(course, tmp_path, capsys):
