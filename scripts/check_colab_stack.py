@@ -2,11 +2,13 @@
 
 Each notebook runs in a fresh kernel whose IPython start-up registers a stand-in ``google.colab`` module, so the
 labs' install cell behaves as on Colab: it pip-installs the course with ``%pip`` and reports a needed restart. Its
-frontend never answers a request (the labs' check before submitting then says so in one line).
+frontend answers the labs' check before submitting (``get_ipynb``) with the notebook the harness names in
+``COLAB_NOTEBOOK`` (the learner's path), and nothing elsewhere (the check then says so in one line).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -20,20 +22,28 @@ ROOT = Path(__file__).resolve().parents[1]
 LABS = sorted(path.name for path in (ROOT / "solutions").iterdir() if path.is_dir())
 # A module with a spec, as a real one has: libraries ask importlib.util.find_spec("google.colab") to detect Colab.
 COLAB_STARTUP = """
-import importlib.machinery, sys, types
+import importlib.machinery, json, os, sys, types
 colab = types.ModuleType("google.colab")
 colab.__spec__ = importlib.machinery.ModuleSpec("google.colab", None)
-colab._message = types.SimpleNamespace(blocking_request=lambda *args, **kwargs: None)
+def frontend(request_type, request="", timeout_sec=5, parent=None):  # google.colab._message's signature
+    held = os.environ.get("COLAB_NOTEBOOK")
+    return {"ipynb": json.load(open(held))} if request_type == "get_ipynb" and held else None
+colab._message = types.SimpleNamespace(blocking_request=frontend)
 sys.modules["google.colab"] = colab
 """
 
 
-def run(notebook: nbformat.NotebookNode, folder: Path, ipython_dir: Path) -> nbformat.NotebookNode:
-    """Execute ``notebook`` in ``folder`` in a kernel that believes it runs on Colab; raise on a failing cell."""
+def run(notebook: nbformat.NotebookNode, folder: Path, ipython_dir: Path, held: bool = False) -> nbformat.NotebookNode:
+    """Execute ``notebook`` in ``folder`` in a kernel that believes it runs on Colab; raise on a failing cell. With
+    ``held``, its frontend holds the notebook as it was before the run (what the labs' last cell asks for)."""
     folder.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "IPYTHONDIR": str(ipython_dir)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    if held:
+        env["COLAB_NOTEBOOK"] = str(folder / "held.ipynb")
+        (folder / "held.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
     client = NotebookClient(notebook, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}})
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    client.execute(env={**os.environ, "IPYTHONDIR": str(ipython_dir), "PATH": path})
+    client.execute(env=env)
     return notebook
 
 
@@ -77,12 +87,16 @@ def main(venv: Path) -> int:
     # 2. A learner's path: Lab 1's student notebook, answered, from its install cell to the end.
     start = time.perf_counter()
     answered = solved(release, nbformat.read(ROOT / "solutions" / LABS[0] / f"{LABS[0]}.ipynb", as_version=4))
-    learner = run(answered, scratch / "learner", ipython_dir)
+    learner = run(answered, scratch / "learner", ipython_dir, held=True)
+    checked = printed(learner, len(learner.cells) - 1).strip()
     print(
         f"[learner's path through labs/{LABS[0]}, {time.perf_counter() - start:.0f} s] install cell said: "
         f"{installer_said(learner) or '(nothing)'}; setup said: {printed(learner, 2).strip()!r}; "
-        f"{reported(learner)}"
+        f"{reported(learner)}; the check before submitting said: {checked!r}"
     )
+    if not checked.startswith("All is well"):
+        print("FAILED: the check before submitting found problems in a solved notebook.")
+        return 1
 
     # 3. Every lab's solution.
     for lab in LABS:
